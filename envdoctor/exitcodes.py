@@ -1,0 +1,22 @@
+"""Exit codes, in one place: the CLI, its --help and the README quote these."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # the command did its work
+    USAGE = 2  # a bad flag, value or input file; nothing was done
+    INTERRUPTED = 130  # Ctrl-C
+
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0    the command did its work
+  2    bad usage or input: an unknown flag, an invalid value, an unreadable file
+  130  interrupted (Ctrl-C)"""
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line and exit code 2, never a traceback."""

@@ -1,0 +1,41 @@
+"""Facts about torch as it behaves when imported, gathered in a child process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+# What happened to the child process that imported torch.
+TORCH_STATUSES = ("ok", "not_installed", "import_failed", "crashed", "timeout", "skipped")
+
+
+@dataclass(frozen=True)
+class TorchDevice:
+    index: int
+    name: str
+    capability: tuple[int, int]
+    total_memory_bytes: int
+
+
+@dataclass(frozen=True)
+class TorchRuntime:
+    """torch at run time. On any status but "ok" only `status`, `error` and the timings are filled in."""
+
+    status: str  # one of TORCH_STATUSES
+    version: Optional[str] = None  # torch.__version__
+    cuda: Optional[str] = None  # torch.version.cuda: the CUDA torch was built with
+    hip: Optional[str] = None  # torch.version.hip
+    cudnn: Optional[int] = None  # torch.backends.cudnn.version(), e.g. 90100
+    nccl: Optional[str] = None  # "2.21.5"
+    cuda_available: Optional[bool] = None
+    device_count: Optional[int] = None
+    arch_list: Optional[tuple[str, ...]] = None  # the wheel's compiled architectures: "sm_80", "compute_90"
+    devices: tuple[TorchDevice, ...] = ()
+    mps_available: Optional[bool] = None
+    origin: Optional[str] = None  # torch.__file__
+    import_seconds: Optional[float] = None
+    warnings: tuple[str, ...] = ()  # warnings torch raised while importing and initialising CUDA
+    error: Optional[str] = None  # the child's error text: a traceback, or why it produced nothing
+    exit_signal: Optional[str] = None  # "SIGSEGV" when the child was killed by a signal
+    unknown: Mapping[str, str] = field(default_factory=dict)

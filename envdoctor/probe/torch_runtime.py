@@ -1,0 +1,101 @@
+"""Probe torch at run time, in a child process with a timeout, so that a crashing or hanging import cannot take
+`check` down: the import's failure is itself the most useful fact."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from envdoctor.facts.torch import TorchDevice, TorchRuntime
+from envdoctor.probe.torch_child import MARKER
+
+CHILD_SOURCE = Path(__file__).with_name("torch_child.py")
+DEFAULT_TIMEOUT_S = 60.0
+_ERROR_TAIL_CHARS = 4000
+
+
+def _signal_name(returncode: int) -> Optional[str]:
+    if returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRuntime]:
+    """The child's JSON line as facts, or None when it printed none."""
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            data: dict[str, Any] = json.loads(line[len(MARKER):])
+            if data.get("status") == "not_installed":
+                return TorchRuntime(status="not_installed", error=f"torch cannot be found by {sys.executable}")
+            return TorchRuntime(
+                status="ok",
+                version=data.get("version"),
+                cuda=data.get("cuda"),
+                hip=data.get("hip"),
+                cudnn=data.get("cudnn"),
+                nccl=data.get("nccl"),
+                cuda_available=data.get("cuda_available"),
+                device_count=data.get("device_count"),
+                arch_list=tuple(data["arch_list"]) if data.get("arch_list") is not None else None,
+                devices=tuple(TorchDevice(d["index"], d["name"], (d["capability"][0], d["capability"][1]),
+                                          d["total_memory_bytes"]) for d in data.get("devices", [])),
+                mps_available=data.get("mps_available"),
+                origin=data.get("origin"),
+                import_seconds=data.get("import_seconds", import_seconds),
+                warnings=tuple(data.get("warnings", ())),
+                unknown=data.get("unknown", {}),
+            )
+    return None
+
+
+class TorchChild:
+    """A child process importing torch, started at once so that it overlaps the other probes."""
+
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> None:
+        self.timeout_s = timeout_s
+        self.python = python
+        self._start = time.perf_counter()
+        self._proc: Optional[subprocess.Popen[str]] = None
+        self._error: Optional[str] = None
+        try:
+            self._proc = subprocess.Popen([python, "-c", CHILD_SOURCE.read_text(encoding="utf-8")],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          stdin=subprocess.DEVNULL, text=True, errors="replace")
+        except OSError as exc:
+            self._error = f"could not start {python}: {exc}"
+
+    def result(self) -> TorchRuntime:
+        """Wait for the child (up to the timeout from its start) and say what it found."""
+        if self._proc is None:
+            return TorchRuntime(status="import_failed", error=self._error)
+        remaining = max(0.0, self.timeout_s - (time.perf_counter() - self._start))
+        try:
+            stdout, stderr = self._proc.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.communicate()
+            return TorchRuntime(status="timeout",
+                                error=f"importing torch did not finish within {self.timeout_s:g} s")
+        elapsed = time.perf_counter() - self._start
+        if self._proc.returncode == 0:
+            runtime = parse_child_output(stdout, elapsed)
+            if runtime is not None:
+                return runtime
+        error = (stderr.strip() or stdout.strip() or "no output")[-_ERROR_TAIL_CHARS:]
+        signal_name = _signal_name(self._proc.returncode)
+        if signal_name:
+            return TorchRuntime(status="crashed", error=error, exit_signal=signal_name)
+        return TorchRuntime(status="import_failed", error=error)
+
+
+def probe_torch_runtime(timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> TorchRuntime:
+    """Import torch in `python` and report what it says."""
+    return TorchChild(timeout_s, python).result()
