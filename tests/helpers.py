@@ -1,11 +1,30 @@
-"""Shared test helpers: recorded fixtures and a fake host."""
+"""Shared test helpers: recorded fixtures, a fake host, and a fixed set of facts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Union
 
+from envdoctor.facts import (
+    AcceleratorFacts,
+    CpuInfo,
+    Distribution,
+    Facts,
+    GpuInfo,
+    LibraryDir,
+    MemoryInfo,
+    NvidiaInfo,
+    Origin,
+    OsInfo,
+    PackageFacts,
+    PythonInfo,
+    SystemFacts,
+    ToolkitInfo,
+    TorchDevice,
+    TorchRuntime,
+)
 from envdoctor.probe.host import CommandResult, Host
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -49,3 +68,45 @@ def make_host(root: Path, answers: Mapping[tuple[str, ...], Answer] = (), env: M
         target.write_text("#!/bin/sh\n", encoding="utf-8")
         target.chmod(0o755)
     return Host(run=FakeCommands(answers), root=root, env=dict(env), system=system)
+
+
+def sample_facts() -> Facts:
+    """A fixed, complete set of facts: two A100s on driver 535, torch 2.4.1+cu121 with a mismatched torchvision."""
+    gib = 1024**3
+    gpu = GpuInfo(index=0, name="NVIDIA A100-SXM4-80GB", uuid="GPU-513536b6-7d19-9063-b049-1e69664bb298",
+                  compute_capability=(8, 0), memory_total_bytes=80 * gib, memory_used_bytes=gib // 2,
+                  mig_enabled=False, sm_clock_mhz=1275, sm_clock_max_mhz=1410, power_limit_w=400.0,
+                  throttle_reasons=("sw_power_cap",), pcie_gen=4, pcie_gen_max=4, pcie_width=16, pcie_width_max=16,
+                  nvlink_active_links=12)
+    site = "/opt/venv/lib/python3.11/site-packages"
+    return Facts(
+        origin=Origin(kind="probe", hostname="gpu-node-7"),
+        collected_at="2026-11-30T12:00:00+00:00",
+        system=SystemFacts(
+            os=OsInfo(system="Linux", arch="x86_64", name="Ubuntu 22.04.2 LTS", distro_id="ubuntu", version="22.04",
+                      kernel="5.15.0-130-generic", glibc="2.35", wsl=None, container="docker",
+                      container_evidence="/.dockerenv"),
+            python=PythonInfo(version="3.11.7", implementation="CPython", executable="/opt/venv/bin/python", bits=64,
+                              free_threaded=False, env_kind="venv", env_path="/opt/venv", pip_version="24.2"),
+            cpu=CpuInfo(model="AMD EPYC 7763 64-Core Processor", cores=64, threads=128, usable_threads=32,
+                        isa=("avx2",), source="lscpu"),
+            memory=MemoryInfo(total_bytes=512 * gib, available_bytes=480 * gib, shm_total_bytes=64 * 1024**2,
+                              shm_free_bytes=60 * 1024**2),
+        ),
+        nvidia=NvidiaInfo(driver_version="535.54.03", driver_source="nvml", driver_max_cuda="12.2",
+                          kernel_module="open", gpus=(gpu, replace(gpu, index=1, uuid=None)), gpus_source="nvml",
+                          nvidia_smi=None, attempts=("nvml: driver 535.54.03, 2 GPU(s)",)),
+        accelerators=AcceleratorFacts(pci_gpus=(), rocm=None, apple=None, intel=None),
+        packages=PackageFacts(
+            distributions=(Distribution("torch", "2.4.1+cu121", "cu121", site),
+                           Distribution("torchvision", "0.20.1+cu124", "cu124", site)),
+            conflicts=(), conda_prefix=None, conda_packages=(), torch_origin=f"{site}/torch/__init__.py"),
+        torch=TorchRuntime(status="ok", version="2.4.1+cu121", cuda="12.1", cudnn=90100, nccl="2.20.5",
+                           cuda_available=True, device_count=2, arch_list=("sm_50", "sm_80", "sm_90"),
+                           devices=(TorchDevice(0, "NVIDIA A100-SXM4-80GB", (8, 0), 80 * gib),),
+                           origin=f"{site}/torch/__init__.py", import_seconds=1.84),
+        toolkit=ToolkitInfo(nvcc_path="/usr/local/cuda-11.8/bin/nvcc", nvcc_version="11.8.89",
+                            cuda_home="/usr/local/cuda-11.8", cuda_home_source="nvcc",
+                            library_path_var="LD_LIBRARY_PATH",
+                            library_dirs=(LibraryDir("/usr/local/cuda-11.8/lib64", ("libcublas.so.11",)),)),
+    )

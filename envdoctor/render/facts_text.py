@@ -16,6 +16,7 @@ Cell = Union[str, Text]
 Row = tuple[str, Cell]
 
 _GIB = 1024**3
+_LABEL_WIDTH = 23
 _TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "triton", "pytorch-triton", "numpy")
 
 
@@ -28,7 +29,8 @@ def _or_unknown(value: Optional[object], reasons: Mapping[str, str], field: str,
 
 
 def _gib(n: int) -> str:
-    return f"{n / _GIB:.1f} GiB"
+    """Bytes for people: GiB from 1 GiB up, MiB below."""
+    return f"{n / _GIB:.1f} GiB" if n >= _GIB else f"{n / 1024**2:.0f} MiB"
 
 
 def _join(parts: Iterable[Optional[str]]) -> str:
@@ -88,8 +90,10 @@ def _gpu_line(gpu: GpuInfo) -> Cell:
 
 
 def accelerator_rows(nvidia: NvidiaInfo, accelerators: AcceleratorFacts) -> list[Row]:
-    driver: Cell = (f"{nvidia.driver_version} (from {nvidia.driver_source})" if nvidia.driver_version
-                    else Text("not found", style="dim"))
+    driver: Cell = f"{nvidia.driver_version} (from {nvidia.driver_source})"
+    if not nvidia.driver_version:
+        driver = Text.assemble(("not found", "bold"))
+        driver.append("".join(f"\n{attempt}" for attempt in nvidia.attempts), style="dim")
     rows: list[Row] = [("NVIDIA driver", driver)]
     if nvidia.driver_version:
         rows.append(("CUDA, driver's max", _or_unknown(nvidia.driver_max_cuda, nvidia.unknown, "driver_max_cuda",
@@ -190,10 +194,11 @@ def toolkit_rows(toolkit: ToolkitInfo) -> list[Row]:
 def _section(title: str, rows: Sequence[Row]) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None,
                   padding=(0, 1), expand=False)
-    table.add_column(style="cyan", no_wrap=True, min_width=20)
+    table.add_column(style="cyan", no_wrap=True, width=_LABEL_WIDTH)
     table.add_column(overflow="fold")
     for label, value in rows:
-        table.add_row(label, value)
+        # Text, never markup: values come from the machine and may hold "[...]".
+        table.add_row(Text(label), Text(value) if isinstance(value, str) else value)
     return table
 
 

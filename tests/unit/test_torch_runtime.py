@@ -1,0 +1,86 @@
+"""The torch child process: a failing, crashing, hanging or absent torch is a fact, never a crash of `check`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from envdoctor.probe.torch_child import MARKER
+from envdoctor.probe.torch_runtime import parse_child_output, probe_torch_runtime
+
+
+@pytest.fixture
+def fake_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Write a `torch` package whose __init__ runs the given code, first on the child's import path."""
+
+    def make(body: str) -> None:
+        package = tmp_path / "shadow" / "torch"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(body)
+        monkeypatch.setenv("PYTHONPATH", str(package.parent))
+
+    return make
+
+
+def test_import_error_text_is_kept(fake_torch) -> None:  # type: ignore[no-untyped-def]
+    fake_torch("raise OSError('libcudnn.so.9: cannot open shared object file: No such file or directory')\n")
+    runtime = probe_torch_runtime(timeout_s=30)
+    assert runtime.status == "import_failed"
+    assert runtime.error is not None and "libcudnn.so.9: cannot open shared object file" in runtime.error
+    assert "Traceback" in runtime.error
+
+
+def test_crash_by_signal(fake_torch) -> None:  # type: ignore[no-untyped-def]
+    fake_torch("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    runtime = probe_torch_runtime(timeout_s=30)
+    assert (runtime.status, runtime.exit_signal) == ("crashed", "SIGSEGV")
+
+
+def test_hang_times_out(fake_torch) -> None:  # type: ignore[no-untyped-def]
+    fake_torch("import time\ntime.sleep(60)\n")
+    runtime = probe_torch_runtime(timeout_s=1.5)
+    assert runtime.status == "timeout" and runtime.error is not None and "1.5 s" in runtime.error
+
+
+def test_not_installed(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    runtime = probe_torch_runtime(python=str(tmp_path / "bare" / "bin" / "python"))
+    assert runtime.status == "not_installed"
+
+
+def test_unstartable_python() -> None:
+    runtime = probe_torch_runtime(python="/nonexistent/python")
+    assert runtime.status == "import_failed" and runtime.error is not None and "could not start" in runtime.error
+
+
+def test_child_output_for_a_gpu_machine() -> None:
+    line = MARKER + json.dumps({
+        "status": "ok", "version": "2.5.1+cu124", "cuda": "12.4", "hip": None, "cudnn": 90100, "nccl": "2.21.5",
+        "cuda_available": True, "device_count": 1, "arch_list": ["sm_50", "sm_90"], "origin": "/x/torch/__init__.py",
+        "devices": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": [9, 0], "total_memory_bytes": 1}],
+        "mps_available": False, "import_seconds": 1.25, "warnings": ["a warning"], "unknown": {},
+    })
+    runtime = parse_child_output(f"noise printed by a sitecustomize\n{line}\n", 9.9)
+    assert runtime is not None
+    assert (runtime.version, runtime.cudnn, runtime.nccl, runtime.import_seconds) == ("2.5.1+cu124", 90100,
+                                                                                     "2.21.5", 1.25)
+    assert runtime.devices[0].capability == (9, 0) and runtime.arch_list == ("sm_50", "sm_90")
+    assert runtime.warnings == ("a warning",)
+
+
+@pytest.mark.slow
+def test_real_torch_imports() -> None:
+    try:
+        installed = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        pytest.skip("torch is not installed in this environment")
+    runtime = probe_torch_runtime()
+    assert runtime.status == "ok", runtime.error
+    assert runtime.version is not None and runtime.version.split("+")[0] == installed.split("+")[0]
+    assert runtime.import_seconds is not None and runtime.import_seconds > 0
+    assert runtime.cuda_available is False or runtime.device_count
