@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,11 +94,13 @@ class Host:
     def which(self, name: str, extra_dirs: Sequence[str] = ()) -> Optional[str]:
         """The executable `name` on this host's PATH, then in `extra_dirs`, as a path on this host; or None."""
         dirs = [d for d in self.env.get("PATH", "").split(os.pathsep) if d] + list(extra_dirs)
-        search = os.pathsep.join(str(self.path(d)) for d in dirs)
-        found = shutil.which(name, path=search) if search else None
-        if found is None or self.root == Path("/"):
-            return found
-        return "/" + str(Path(found).relative_to(self.root))
+        names = [name] + ([name + ext for ext in (".exe", ".bat", ".cmd")] if self.system == "Windows" else [])
+        for directory in dirs:  # not shutil.which: it splits a Windows folder's "C:" as a search-path separator
+            for candidate in names:
+                path = self.path(directory) / candidate
+                if path.is_file() and os.access(path, os.X_OK):
+                    return str(PurePath(directory) / candidate)
+        return None
 
     def command(self, argv: Sequence[str], timeout: Optional[float] = None) -> CommandResult:
         return self.run(argv, self.command_timeout_s if timeout is None else timeout)

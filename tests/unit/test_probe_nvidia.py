@@ -217,3 +217,12 @@ def test_environment_override_wins(fake_root: Path, nvml_works: bool) -> None:
     assert (info.driver_version, info.driver_source) == ("550.54.14", "env:ENVDOCTOR_CUDA_DRIVER_VERSION")
     assert info.attempts[0].startswith("ENVDOCTOR_CUDA_DRIVER_VERSION=550.54.14")
     assert len(info.gpus) == (1 if nvml_works else 0)
+
+
+def test_windows_nvidia_smi_in_the_legacy_install_folder(fake_root: Path) -> None:
+    legacy = "C:\\Program Files\\NVIDIA Corporation\\NVSMI"
+    host = make_host(fake_root, env={"PATH": ""}, system="Windows", executables=[f"{legacy}/nvidia-smi"],
+                     answers={("nvidia-smi", "-q", "-x"): fixture_text("nvidia_smi/xml_gtx1660ti_418.43.xml")})
+    info = probe_nvidia(host, no_pynvml)
+    assert info.nvidia_smi is not None and "NVSMI" in info.nvidia_smi
+    assert info.driver_version == "418.43" and len(info.gpus) == 1
