@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable, Generic, Optional, TypeVar, cast
 
 from envdoctor.facts import Facts, NvidiaInfo, Origin, SystemFacts, TorchRuntime
+from envdoctor.facts.system import ENVIRONMENT_VARIABLES
 from envdoctor.probe.accelerators import probe_accelerators
 from envdoctor.probe.cpu import probe_cpu
 from envdoctor.probe.host import Host
@@ -87,7 +88,8 @@ def run_check(options: CheckOptions = CheckOptions(), host: Optional[Host] = Non
     accelerators = _Background("accelerators", lambda: probe_accelerators(host), timings)
     toolkit = _Background("toolkit", lambda: probe_toolkit(host), timings)
     cpu = _Background("cpu", lambda: probe_cpu(host), timings)
-    system = SystemFacts(probe_os(host), probe_python(), cpu.result(), probe_memory(host))
+    environment = {k: host.env[k] for k in ENVIRONMENT_VARIABLES if k in host.env}
+    system = SystemFacts(probe_os(host), probe_python(), cpu.result(), probe_memory(host), environment)
     if torch_child is None:
         torch = TorchRuntime(status="skipped", error="skipped by --no-import")
     else:

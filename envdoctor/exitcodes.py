@@ -7,13 +7,15 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0  # the command did its work
+    FINDINGS = 1  # check: an error finding (or, with --strict, a warning); advise: no release fits
     USAGE = 2  # a bad flag, value or input file; nothing was done
     INTERRUPTED = 130  # Ctrl-C
 
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0    the command did its work
+  0    the command did its work (check: no error finding)
+  1    check found an error (with --strict: an error or a warning); advise found no fitting release
   2    bad usage or input: an unknown flag, an invalid value, an unreadable file
   130  interrupted (Ctrl-C)"""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from envdoctor.facts import (
     AcceleratorFacts,
@@ -110,3 +110,34 @@ def sample_facts() -> Facts:
                             library_path_var="LD_LIBRARY_PATH",
                             library_dirs=(LibraryDir("/usr/local/cuda-11.8/lib64", ("libcublas.so.11",)),)),
     )
+
+
+def facts_for(torch: Optional[str] = "2.4.1+cu121", imported: bool = True, driver: Optional[str] = "535.54.03",
+              gpus: Sequence[tuple[str, Optional[tuple[int, int]]]] = (("NVIDIA A100-SXM4-80GB", (8, 0)),),
+              python: str = "3.11.7", system: str = "Linux", arch: str = "x86_64", glibc: Optional[str] = "2.35",
+              companions: Mapping[str, str] = (), arch_list: Optional[tuple[str, ...]] = None,
+              **changes: object) -> Facts:
+    """`sample_facts()` changed to a scenario: which torch (None: not installed), whether it imported, which
+    driver and GPUs, which Python and OS. `changes` replace whole top-level facts."""
+    base = sample_facts()
+    site = "/opt/venv/lib/python3.11/site-packages"
+    gpu_facts = tuple(replace(base.nvidia.gpus[0], index=i, name=name, compute_capability=cap)
+                      for i, (name, cap) in enumerate(gpus))
+    nvidia = replace(base.nvidia, driver_version=driver, gpus=gpu_facts if driver else ())
+    dists = [Distribution("torch", torch, torch.partition("+")[2] or None, site)] if torch else []
+    dists += [Distribution(n, v, v.partition("+")[2] or None, site) for n, v in dict(companions).items()]
+    cuda = torch.partition("+cu")[2] if torch and "+cu" in torch else ""
+    runtime = TorchRuntime(status="not_installed")
+    if torch and imported:
+        runtime = TorchRuntime(status="ok", version=torch, cuda=f"{cuda[:-1]}.{cuda[-1]}" if cuda else None,
+                               cuda_available=bool(driver and cuda), device_count=len(gpus) if driver and cuda else 0,
+                               arch_list=arch_list, origin=f"{site}/torch/__init__.py", import_seconds=1.0)
+    elif torch:
+        runtime = TorchRuntime(status="skipped", error="skipped by --no-import")
+    system_facts = replace(base.system, os=replace(base.system.os, system=system, arch=arch, glibc=glibc),
+                           python=replace(base.system.python, version=python),
+                           memory=replace(base.system.memory, shm_total_bytes=16 * 1024**3))
+    facts = replace(base, nvidia=nvidia, torch=runtime, system=system_facts,
+                    packages=replace(base.packages, distributions=tuple(dists)),
+                    toolkit=replace(base.toolkit, library_dirs=(), nvcc_version=None, nvcc_path=None))
+    return replace(facts, **changes)  # type: ignore[arg-type]

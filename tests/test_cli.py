@@ -44,6 +44,8 @@ def test_check_help_documents_exit_codes_and_the_override() -> None:
         ([], "a command is required"),
         (["check", "--timeout", "soon"], "not a number of seconds"),
         (["check", "--timeout", "0"], "must be more than 0 seconds"),
+        (["check", "--torch", "9.9"], "--torch 9.9: not a torch release in the knowledge base"),
+        (["check", "--deep", "--no-import"], "--deep runs torch"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,10 +67,30 @@ def test_driver_override_is_reported() -> None:
     assert (nvidia["driver_version"], nvidia["driver_source"]) == ("550.54.14", "env:ENVDOCTOR_CUDA_DRIVER_VERSION")
 
 
+def test_an_error_finding_exits_1_and_names_its_id() -> None:
+    result = run_cli("check", "--no-import", "--json", env={"ENVDOCTOR_CUDA_DRIVER_VERSION": "418.67"})
+    document = json.loads(result.stdout)
+    ids = {f["id"]: f for f in document["findings"]}
+    torch_is_cuda_build = "cuda-wheel-without-gpu" in ids or "driver-too-old" in ids
+    if not torch_is_cuda_build:
+        pytest.skip("needs a CUDA build of torch installed")
+    assert result.returncode == 1
+    assert ids["driver-too-old"]["severity"] == "error" and ids["driver-too-old"]["command"]
+    assert document["knowledge_valid_as_of"] and document["advice"][0]["plan"]
+
+
+def test_strict_fails_on_warnings_only_when_there_are_some() -> None:
+    relaxed = run_cli("check", "--no-import", "--json")
+    strict = run_cli("check", "--no-import", "--json", "--strict")
+    severities = {f["severity"] for f in json.loads(relaxed.stdout)["findings"]}
+    assert relaxed.returncode == (1 if "error" in severities else 0)
+    assert strict.returncode == (1 if severities & {"error", "warning"} else 0)
+
+
 def test_no_import_report_on_a_pipe_has_no_escape_codes() -> None:
     result = run_cli("check", "--no-import", env={"TERM": "xterm-256color"})
     assert result.returncode == 0, result.stderr
-    for section in ("System", "Accelerators", "PyTorch", "Toolkit"):
+    for section in ("Findings", "System", "Accelerators", "PyTorch", "Toolkit"):
         assert section in result.stdout
     assert "\x1b[" not in result.stdout and result.stderr == ""
 
@@ -119,6 +141,7 @@ def test_check_in_a_fresh_venv_without_torch(tmp_path: Path) -> None:
     facts = json.loads(result.stdout)["facts"]
     assert facts["torch"]["status"] == "not_installed"
     assert not any(d["name"] == "torch" for d in facts["packages"]["distributions"])
+    assert [f["id"] for f in json.loads(result.stdout)["findings"]] == ["torch-missing"]
     assert facts["system"]["python"]["env_kind"] == "venv"
     text = run_cli("check", python=str(python))
     assert text.returncode == 0 and "not installed" in text.stdout

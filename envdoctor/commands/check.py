@@ -1,4 +1,4 @@
-"""`envdoctor check`: probe this machine and report every fact, with where it came from."""
+"""`envdoctor check`: probe this machine, judge it against the knowledge base, and say how to fix it."""
 
 from __future__ import annotations
 
@@ -6,15 +6,20 @@ import argparse
 import os
 import re
 import sys
+from dataclasses import replace
 from typing import Any
 
 from envdoctor.check import CheckOptions, run_check
+from envdoctor.diagnose.findings import Severity
+from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.knowledge import knowledge
+from envdoctor.probe.deep import probe_deep
 from envdoctor.probe.nvidia import DRIVER_OVERRIDE_VAR
 from envdoctor.probe.torch_runtime import DEFAULT_TIMEOUT_S
 from envdoctor.render.console import make_console, status
-from envdoctor.render.facts_text import render_facts
 from envdoctor.render.json_doc import check_document, dumps
+from envdoctor.render.report import render_report
 
 
 def positive_seconds(text: str) -> float:
@@ -41,6 +46,12 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print a versioned JSON document instead of the report")
     parser.add_argument("--no-import", action="store_true",
                         help="do not import torch in a child process (fast; torch's run-time facts are skipped)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for CI)")
+    parser.add_argument("--deep", action="store_true",
+                        help="also run a matmul in each dtype, a convolution and (2+ GPUs) an NCCL all-reduce on "
+                             "every device, each device in its own child process")
+    parser.add_argument("--torch", metavar="RELEASE",
+                        help="advise on this torch release (e.g. 2.8) instead of the newest")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"how long the torch import may take (default {DEFAULT_TIMEOUT_S:g})")
     parser.set_defaults(run=run)
@@ -50,11 +61,27 @@ def run(args: argparse.Namespace) -> int:
     override = os.environ.get(DRIVER_OVERRIDE_VAR, "").strip()
     if override and not re.fullmatch(r"\d+(\.\d+){0,2}", override):
         raise UsageError(f"{DRIVER_OVERRIDE_VAR}={override!r} is not a driver version like 550.54.14")
+    kb = knowledge()
+    if args.torch is not None and kb.release(args.torch) is None:
+        raise UsageError(f"--torch {args.torch}: not a torch release in the knowledge base "
+                         f"({kb.releases[-1].series} to {kb.releases[0].series})")
     options = CheckOptions(import_torch=not args.no_import, torch_timeout_s=args.timeout)
     with status("Probing this machine…"):
         facts = run_check(options)
+    if args.deep:
+        if args.no_import:
+            raise UsageError("--deep runs torch, so it cannot be combined with --no-import")
+        with status("Running computations on every device…"):
+            facts = replace(facts, deep=probe_deep(facts.torch))
+    diagnosis = run_diagnosis(facts, kb, args.torch)
     if args.json:
-        sys.stdout.write(dumps(check_document(facts)))
+        sys.stdout.write(dumps(check_document(facts, diagnosis)))
     else:
-        render_facts(make_console(), facts)
-    return ExitCode.OK
+        render_report(make_console(), facts, diagnosis)
+    return exit_code(diagnosis, args.strict)
+
+
+def exit_code(diagnosis: Diagnosis, strict: bool) -> ExitCode:
+    worst = diagnosis.worst()
+    failing = Severity.WARNING if strict else Severity.ERROR
+    return ExitCode.FINDINGS if worst is not None and worst >= failing else ExitCode.OK

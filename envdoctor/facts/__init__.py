@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from envdoctor.facts.accelerators import AcceleratorFacts, AppleInfo, IntelGpuInfo, PciGpu, RocmInfo
+from envdoctor.facts.deep import DeepResult
 from envdoctor.facts.nvidia import GpuInfo, NvidiaInfo
 from envdoctor.facts.packages import CondaPackage, Distribution, ModuleConflict, PackageFacts
 from envdoctor.facts.report import Facts, Origin
@@ -21,6 +22,7 @@ __all__ = [
     "AppleInfo",
     "CondaPackage",
     "CpuInfo",
+    "DeepResult",
     "Distribution",
     "Facts",
     "GpuInfo",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from envdoctor.facts.accelerators import AcceleratorFacts
+from envdoctor.facts.deep import DeepResult
 from envdoctor.facts.nvidia import NvidiaInfo
 from envdoctor.facts.packages import PackageFacts
 from envdoctor.facts.system import SystemFacts
@@ -34,3 +35,4 @@ class Facts:
     torch: TorchRuntime
     toolkit: ToolkitInfo
     probe_seconds: Mapping[str, float] = field(default_factory=dict)  # wall time of each probe
+    deep: Optional[tuple[DeepResult, ...]] = None  # `check --deep` results; None when not run

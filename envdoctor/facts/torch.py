@@ -36,6 +36,8 @@ class TorchRuntime:
     origin: Optional[str] = None  # torch.__file__
     import_seconds: Optional[float] = None
     warnings: tuple[str, ...] = ()  # warnings torch raised while importing and initialising CUDA
+    companions: Mapping[str, str] = field(default_factory=dict)  # torchvision/torchaudio → version imported
+    companion_errors: Mapping[str, str] = field(default_factory=dict)  # torchvision/torchaudio → import error
     error: Optional[str] = None  # the child's error text: a traceback, or why it produced nothing
     exit_signal: Optional[str] = None  # "SIGSEGV" when the child was killed by a signal
     unknown: Mapping[str, str] = field(default_factory=dict)

@@ -7,10 +7,12 @@ costs only this process; the parent reads the one JSON line after MARKER on stdo
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import sys
 import time
+import traceback
 import warnings
 from typing import Any, Callable
 
@@ -62,6 +64,16 @@ def main() -> None:
         mps = getattr(torch.backends, "mps", None)
         if mps is not None:
             _ask(facts, unknown, "mps_available", mps.is_available)
+        companions, errors = {}, {}
+        for name in ("torchvision", "torchaudio"):
+            if importlib.util.find_spec(name) is None:
+                continue
+            try:
+                companions[name] = str(importlib.import_module(name).__version__)
+            except Exception:  # the error text says why the pair does not fit, e.g. torchvision::nms missing
+                errors[name] = traceback.format_exc()[-2000:]
+        facts["companions"] = companions
+        facts["companion_errors"] = errors
     facts["warnings"] = [str(w.message) for w in caught]
     facts["unknown"] = unknown
     sys.stdout.write(MARKER + json.dumps(facts) + "\n")

@@ -19,7 +19,7 @@ DEFAULT_TIMEOUT_S = 60.0
 _ERROR_TAIL_CHARS = 4000
 
 
-def _signal_name(returncode: int) -> Optional[str]:
+def signal_name(returncode: int) -> Optional[str]:
     if returncode >= 0:
         return None
     try:
@@ -51,6 +51,8 @@ def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRunt
                 origin=data.get("origin"),
                 import_seconds=data.get("import_seconds", import_seconds),
                 warnings=tuple(data.get("warnings", ())),
+                companions=data.get("companions", {}),
+                companion_errors=data.get("companion_errors", {}),
                 unknown=data.get("unknown", {}),
             )
     return None
@@ -90,9 +92,9 @@ class TorchChild:
             if runtime is not None:
                 return runtime
         error = (stderr.strip() or stdout.strip() or "no output")[-_ERROR_TAIL_CHARS:]
-        signal_name = _signal_name(self._proc.returncode)
-        if signal_name:
-            return TorchRuntime(status="crashed", error=error, exit_signal=signal_name)
+        killed_by = signal_name(self._proc.returncode)
+        if killed_by:
+            return TorchRuntime(status="crashed", error=error, exit_signal=killed_by)
         return TorchRuntime(status="import_failed", error=error)
 
 

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from envdoctor.facts import Facts, GpuInfo, NvidiaInfo, PackageFacts, SystemFacts, ToolkitInfo, TorchRuntime
 from envdoctor.facts.accelerators import AcceleratorFacts
+from envdoctor.facts.deep import DeepResult
 
 Cell = Union[str, Text]
 Row = tuple[str, Cell]
@@ -208,13 +209,25 @@ def origin_line(facts: Facts) -> str:
     return f"Facts probed on {facts.origin.hostname or 'this machine'} at {facts.collected_at}"
 
 
+def deep_rows(results: tuple[DeepResult, ...]) -> list[Row]:
+    rows: list[Row] = []
+    for r in results:
+        timing = f" in {r.seconds * 1000:.0f} ms" if r.seconds is not None else ""
+        rows.append((f"{r.device}", Text(f"{r.check}: ok{timing}", style="green") if r.ok
+                     else Text(f"{r.check}: FAILED {r.error}", style="red")))
+    return rows or [("devices", unknown("torch does not import, so nothing was run"))]
+
+
 def render_facts(console: Console, facts: Facts) -> None:
     console.print(Text(origin_line(facts), style="dim"))
-    for title, rows in (
+    sections = [
         ("System", system_rows(facts.system)),
         ("Accelerators", accelerator_rows(facts.nvidia, facts.accelerators)),
         ("PyTorch", torch_rows(facts.torch, facts.packages)),
         ("Toolkit", toolkit_rows(facts.toolkit)),
-    ):
+    ]
+    if facts.deep is not None:
+        sections.append(("Deep checks", deep_rows(facts.deep)))
+    for title, rows in sections:
         console.print()
         console.print(_section(title, rows))

@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from envdoctor import __version__
+from envdoctor.diagnose.advice import Advice
+from envdoctor.diagnose.findings import Finding
+from envdoctor.diagnose.report import Diagnosis
 from envdoctor.facts import Facts
 
 CHECK_SCHEMA = "envdoctor.check"
 CHECK_SCHEMA_VERSION = 1
+ADVICE_SCHEMA = "envdoctor.advice"
 
 
 def to_plain(value: Any) -> Any:
@@ -25,13 +29,37 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def check_document(facts: Facts) -> dict[str, Any]:
+def finding_plain(finding: Finding) -> dict[str, Any]:
+    return {"id": finding.id, "severity": finding.severity.label, "title": finding.title,
+            "evidence": [{"fact": name, "value": value} for name, value in finding.evidence],
+            "fix": finding.fix, "command": finding.command}
+
+
+def advice_plain(question: str, advice: Advice) -> dict[str, Any]:
+    plan = advice.plan
     return {
+        "question": question,
+        "plan": None if plan is None else {
+            "torch": plan.torch, "torchvision": plan.torchvision, "torchaudio": plan.torchaudio,
+            "variant": plan.variant, "index_url": plan.index_url, "reasons": list(plan.reasons),
+            "pip_command": plan.pip_command, "uv_command": plan.uv_command,
+        },
+        "passed_over": list(advice.passed_over),
+    }
+
+
+def check_document(facts: Facts, diagnosis: Optional[Diagnosis] = None) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "schema": CHECK_SCHEMA,
         "schema_version": CHECK_SCHEMA_VERSION,
         "envdoctor_version": __version__,
-        "facts": to_plain(facts),
     }
+    if diagnosis is not None:
+        document["knowledge_valid_as_of"] = diagnosis.valid_as_of
+        document["findings"] = [finding_plain(f) for f in diagnosis.findings]
+        document["advice"] = [advice_plain(q, a) for q, a in diagnosis.advice]
+    document["facts"] = to_plain(facts)
+    return document
 
 
 def dumps(document: Mapping[str, Any]) -> str:

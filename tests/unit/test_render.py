@@ -61,4 +61,4 @@ def test_json_document_is_versioned_and_complete() -> None:
     assert facts["torch"]["status"] == "ok"
     assert facts["origin"] == {"kind": "probe", "hostname": "gpu-node-7", "path": None}
     assert set(facts) == {"origin", "collected_at", "system", "nvidia", "accelerators", "packages", "torch",
-                          "toolkit", "probe_seconds"}
+                          "toolkit", "probe_seconds", "deep"}

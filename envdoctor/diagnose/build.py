@@ -1,0 +1,74 @@
+"""Which torch is installed and for which variant, from the runtime facts, the version's local tag, or PyPI's
+default for that release."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from envdoctor.diagnose.machine import Machine
+from envdoctor.facts import Facts
+from envdoctor.knowledge import Knowledge, Release
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    version: str  # "2.4.1+cu121", as imported, else as installed
+    release: Optional[Release]
+    variant: Optional[str]  # "cu121", "cpu", "rocm6.1"; None when it cannot be told
+    variant_source: str  # how the variant was found
+    imported: bool  # torch imported in the child process
+
+    @property
+    def cuda(self) -> Optional[str]:
+        """The CUDA version of a CUDA build ("12.1"), else None."""
+        return variant_cuda(self.variant)
+
+
+def variant_cuda(variant: Optional[str]) -> Optional[str]:
+    """"cu121" → "12.1", "cu92" → "9.2", "cu130" → "13.0"; None for cpu, rocm and unknown."""
+    match = re.fullmatch(r"cu(\d+)(\d)", variant or "")
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def cuda_variant(cuda: str) -> str:
+    """"12.1" → "cu121"."""
+    major, minor = cuda.split(".")[:2]
+    return f"cu{major}{minor}"
+
+
+def local_tag(version: str) -> Optional[str]:
+    return version.split("+", 1)[1] if "+" in version else None
+
+
+def untagged_variant(release: Optional[Release], machine: Machine) -> tuple[Optional[str], str]:
+    """The variant of a wheel without a local tag: what PyPI served for that release on this platform."""
+    if machine.os in ("windows", "macos"):
+        return "cpu", f"PyPI's {machine.os} wheels are CPU builds"
+    if release is not None and release.pypi_default and machine.platform == "linux-x86_64":
+        return release.pypi_default, f"no local tag: PyPI's default for torch {release.series} on Linux x86_64"
+    return None, "no local tag, and PyPI's default for this release and platform is not known"
+
+
+def installed_torch(facts: Facts, kb: Knowledge, machine: Machine) -> Optional[TorchBuild]:
+    runtime = facts.torch
+    dists = facts.packages.get("torch")
+    if runtime.status == "ok" and runtime.version:
+        variant: Optional[str]
+        if runtime.cuda:
+            variant, source = cuda_variant(runtime.cuda), "torch.version.cuda"
+        elif runtime.hip:
+            variant, source = f"rocm{'.'.join(runtime.hip.split('.')[:2])}", "torch.version.hip"
+        else:
+            variant, source = "cpu", "torch.version.cuda is None"
+        return TorchBuild(runtime.version, kb.release(runtime.version), variant, source, True)
+    version = dists[0].version if dists else runtime.version
+    if version is None:
+        return None
+    release = kb.release(version)
+    tag = local_tag(version)
+    if tag:
+        return TorchBuild(version, release, tag, f"the local tag +{tag}", False)
+    variant, source = untagged_variant(release, machine)
+    return TorchBuild(version, release, variant, source, False)

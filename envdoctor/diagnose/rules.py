@@ -1,0 +1,406 @@
+"""The rules: each a pure function from the diagnosis context to findings. `diagnose` runs them all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from packaging.version import Version
+
+from envdoctor.diagnose.advice import Advice, plan_install
+from envdoctor.diagnose.archs import runs_on, sm, too_new_or_old
+from envdoctor.diagnose.build import TorchBuild, installed_torch, local_tag, untagged_variant
+from envdoctor.diagnose.findings import Finding, Severity, worst_first
+from envdoctor.diagnose.machine import Machine, gpu_capabilities, machine_from_facts
+from envdoctor.facts import Facts
+from envdoctor.knowledge import Capability, ErrorSignature, Knowledge, torch_base, version_or_none
+
+SHM_MINIMUM_BYTES = 1024**3  # below this, DataLoader workers and NCCL's shared-memory transport run short
+_GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Context:
+    facts: Facts
+    kb: Knowledge
+    machine: Machine
+    build: Optional[TorchBuild]
+    gpus: tuple[tuple[str, Optional[Capability], str], ...]  # (name, capability, where it came from)
+
+    @property
+    def os_name(self) -> str:
+        return "windows" if self.machine.os == "windows" else "linux"
+
+    def plan_for(self, series: Optional[str]) -> Advice:
+        try:
+            return plan_install(self.machine, self.kb, series)
+        except KeyError:
+            return Advice(None, (f"torch {series} is not in the knowledge base",))
+
+    def fix_command(self, series: Optional[str] = None) -> Optional[str]:
+        """The pip command for `series` (the installed patch, when given) rebuilt in the variant that fits."""
+        plan = self.plan_for(series).plan
+        return plan.pip_command if plan else None
+
+
+def _signature(kb: Knowledge, text: Optional[str]) -> Optional[ErrorSignature]:
+    return next((s for s in kb.signatures if text and s.pattern.search(text)), None)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+def torch_missing(ctx: Context) -> list[Finding]:
+    if ctx.build is not None or ctx.facts.torch.status not in ("not_installed", "skipped"):
+        return []
+    advice = ctx.plan_for(None)
+    evidence = [("torch", "not installed for " + ctx.facts.system.python.executable)]
+    if advice.plan:
+        evidence.append(("fits this machine", f"torch {advice.plan.torch} ({advice.plan.variant})"))
+    return [Finding("torch-missing", Severity.INFO, "torch is not installed in this environment", tuple(evidence),
+                    "Install the release and variant that fit this machine:",
+                    advice.plan.pip_command if advice.plan else None)]
+
+
+def torch_import_failed(ctx: Context) -> list[Finding]:
+    runtime = ctx.facts.torch
+    if runtime.status not in ("import_failed", "crashed", "timeout"):
+        return []
+    error = runtime.error or ""
+    evidence = [("status", runtime.status)]
+    signature = _signature(ctx.kb, error)
+    if runtime.exit_signal:
+        evidence.append(("signal", runtime.exit_signal))
+    if error:
+        evidence.append(("error", _last_line(error)))
+    if signature is not None:
+        evidence.append(("cause", signature.explanation))
+        fix = f"See the {signature.cause} finding." if signature.cause != "torch-import-failed" else (
+            "Reinstall torch and its companions from one index:")
+    elif runtime.exit_signal == "SIGILL":
+        evidence.append(("cause", "the CPU lacks an instruction this build of torch uses"))
+        fix = "Install a build for this CPU (or a newer torch, whose CPU kernels dispatch on the CPU's features)."
+    elif runtime.status == "timeout":
+        fix = "Run `python -c 'import torch'` to see where it hangs (a network file system, a stuck driver call)."
+    else:
+        fix = "Reinstall torch and its companions from one index:"
+    command = ctx.fix_command(ctx.build.version.split("+")[0] if ctx.build else None) if fix.endswith(":") else None
+    return [Finding("torch-import-failed", Severity.ERROR, f"torch does not import ({runtime.status})",
+                    tuple(evidence), fix, command)]
+
+
+def driver_missing(ctx: Context) -> list[Finding]:
+    pci = [g for g in ctx.facts.accelerators.pci_gpus if g.vendor == "nvidia"]
+    if not pci or ctx.machine.driver is not None:
+        return []
+    evidence = tuple((f"PCI {g.address}", f"NVIDIA device {g.device_id}, kernel driver {g.driver or 'none'}")
+                     for g in pci)
+    return [Finding("driver-missing", Severity.ERROR, "an NVIDIA GPU is installed but no NVIDIA driver is loaded",
+                    evidence, "Install the NVIDIA driver (580 or newer runs every current torch build) and reboot.")]
+
+
+def driver_too_old(ctx: Context) -> list[Finding]:
+    build, driver = ctx.build, ctx.machine.driver
+    version = ctx.machine.driver_version
+    if build is None or build.cuda is None or driver is None or version is None:
+        return []
+    needed = ctx.kb.minimum_driver(build.cuda, ctx.os_name)
+    if needed is None or version >= needed:
+        return []
+    evidence = (("driver", driver), ("torch", f"{build.version} (CUDA {build.cuda}, from {build.variant_source})"),
+                ("minimum driver for CUDA " + build.cuda, str(needed)))
+    return [Finding("driver-too-old", Severity.ERROR,
+                    f"the driver {driver} is too old for torch built with CUDA {build.cuda} (needs {needed})",
+                    evidence, f"Upgrade the NVIDIA driver to {needed} or newer, or install a build this driver runs:",
+                    ctx.fix_command(torch_version(build)))]
+
+
+def torch_version(build: TorchBuild) -> str:
+    return build.version.split("+")[0]
+
+
+def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
+    build = ctx.build
+    assert build is not None
+    if ctx.facts.torch.arch_list:
+        return ctx.facts.torch.arch_list, "torch._C._cuda_getArchFlags()"
+    if build.variant:
+        row = ctx.kb.archs(build.version, build.variant, ctx.machine.platform)
+        if row:
+            return row.archs, f"the knowledge base's list for {row.distribution} torch {row.torch} {build.variant}"
+    return None, ""
+
+
+def gpu_arch_unsupported(ctx: Context) -> list[Finding]:
+    build = ctx.build
+    if build is None or build.cuda is None or not ctx.gpus:
+        return []
+    archs, source = wheel_archs(ctx)
+    if archs is None:
+        return []
+    findings = []
+    for name, cap, cap_source in ctx.gpus:
+        if cap is None or runs_on(archs, cap, ctx.kb.exact_arch_devices):
+            continue
+        which = too_new_or_old(archs, cap)
+        evidence = (("GPU", f"{name}, compute capability {cap[0]}.{cap[1]} (from {cap_source})"),
+                    ("torch", build.version), ("wheel architectures", f"{' '.join(archs)} (from {source})"))
+        findings.append(Finding(
+            "gpu-arch-unsupported", Severity.ERROR,
+            f"torch {build.version} has no code for {name} ({sm(cap)}): the GPU is {which} for this build",
+            evidence, "Install a build whose architectures cover this GPU:", ctx.fix_command(torch_version(build))))
+    return findings
+
+
+def cpu_wheel_on_gpu_host(ctx: Context) -> list[Finding]:
+    build = ctx.build
+    if build is None or build.variant != "cpu" or ctx.machine.driver is None or not ctx.gpus:
+        return []
+    evidence = (("torch", f"{build.version} (CPU build: {build.variant_source})"),
+                ("NVIDIA driver", ctx.machine.driver), ("GPUs", ", ".join(name for name, _, _ in ctx.gpus)))
+    return [Finding("cpu-wheel-on-gpu-host", Severity.ERROR, "a CPU-only torch is installed on a machine with an "
+                    "NVIDIA GPU", evidence, "Install the CUDA build that fits this driver and GPU:",
+                    ctx.fix_command(torch_version(build)))]
+
+
+def cuda_wheel_without_gpu(ctx: Context) -> list[Finding]:
+    build = ctx.build
+    if build is None or build.cuda is None or ctx.machine.has_nvidia:
+        return []
+    if any(g.vendor == "nvidia" for g in ctx.facts.accelerators.pci_gpus):
+        return []  # driver-missing says it better
+    evidence = (("torch", f"{build.version} (CUDA {build.cuda}, from {build.variant_source})"),
+                ("NVIDIA driver", "none found"), ("GPUs", "none found"))
+    command = None
+    if build.release is not None and ctx.machine.os != "macos":
+        plan = ctx.plan_for(torch_version(build)).plan
+        if plan is not None and plan.variant == "cpu":
+            command = plan.pip_command
+    return [Finding("cuda-wheel-without-gpu", Severity.WARNING,
+                    "a CUDA build of torch on a machine with no NVIDIA GPU: it runs on the CPU only", evidence,
+                    "The CPU build is gigabytes smaller and runs the same here:", command)]
+
+
+def _effective_variant(version: str, ctx: Context) -> Optional[str]:
+    tag = local_tag(version)
+    return tag if tag else untagged_variant(ctx.kb.release(version), ctx.machine)[0]
+
+
+def companion_mismatch(ctx: Context) -> list[Finding]:
+    build = ctx.build
+    if build is None or build.release is None:
+        return []
+    torch_patch = str(torch_base(build.version))
+    torch_variant = build.variant
+    findings = []
+    for name, table in (("torchvision", build.release.torchvision), ("torchaudio", build.release.torchaudio)):
+        problems = []
+        for dist in ctx.facts.packages.get(name):
+            expected = table.get(torch_patch)
+            base = torch_base(dist.version)
+            if expected and base is not None and base != Version(expected):
+                problems.append(f"{name} {dist.version} is paired with another torch; torch {torch_patch} "
+                                f"pairs with {name} {expected}")
+            variant = _effective_variant(dist.version, ctx)
+            if variant and torch_variant and variant != torch_variant:
+                problems.append(f"{name} is built for {variant}, torch for {torch_variant}")
+        error = ctx.facts.torch.companion_errors.get(name)
+        signature = _signature(ctx.kb, error)
+        if signature is not None and signature.cause == "companion-mismatch":
+            problems.append(f"importing {name} failed: {_last_line(error or '')}")
+        if problems:
+            evidence = (("torch", f"{build.version} ({torch_variant or 'variant unknown'})"),
+                        *((name, p) for p in dict.fromkeys(problems)))
+            findings.append(Finding("companion-mismatch", Severity.ERROR,
+                                    f"{name} does not match the installed torch", evidence,
+                                    "Reinstall torch, torchvision and torchaudio together from one index:",
+                                    ctx.fix_command(torch_patch)))
+    return findings
+
+
+def python_unsupported(ctx: Context) -> list[Finding]:
+    python = ctx.facts.system.python
+    if python.implementation != "CPython" or python.bits != 64:
+        return [Finding("python-unsupported", Severity.ERROR,
+                        f"no torch wheels exist for {python.bits}-bit {python.implementation}",
+                        (("Python", f"{python.version} {python.implementation} {python.bits}-bit"),),
+                        "Use a 64-bit CPython.")]
+    build, minor = ctx.build, ctx.machine.python
+    if build is None or build.release is None or minor is None:
+        return []
+    release = build.release
+    if minor in release.python or minor in release.python_experimental:
+        return []
+    severity = Severity.WARNING if build.imported else Severity.ERROR
+    supported = f"{release.python[0]} to {release.python[-1]}" if release.python else "none known"
+    return [Finding("python-unsupported", severity,
+                    f"torch {release.series} does not support Python {minor}",
+                    (("Python", python.version), ("torch", build.version), (f"torch {release.series} supports",
+                                                                              supported)),
+                    "Use a supported Python, or the newest torch for this Python:", ctx.fix_command(None))]
+
+
+def os_unsupported(ctx: Context) -> list[Finding]:
+    build, machine, kb = ctx.build, ctx.machine, ctx.kb
+    if build is None or build.release is None:
+        return []
+    findings = []
+    if machine.os == "macos":
+        if machine.platform not in build.release.platforms and build.release.platforms:
+            findings.append(Finding("os-unsupported", Severity.ERROR,
+                                    f"torch {build.release.series} has no wheels for {machine.platform}",
+                                    (("platform", machine.platform), ("torch", build.version)),
+                                    "Intel Macs are limited to torch 2.2 and older.", ctx.fix_command(None)))
+        macos = version_or_none(machine.macos_version)
+        needed = kb.ranged(kb.mps_min_macos, build.version)
+        if macos is not None and needed and machine.arch in ("arm64", "aarch64") and macos < Version(needed):
+            findings.append(Finding("os-unsupported", Severity.ERROR,
+                                    f"MPS (the Apple GPU backend) needs macOS {needed}; this Mac runs {macos}",
+                                    (("macOS", str(macos)), ("torch", build.version),
+                                     ("MPS needs macOS", needed)), f"Update macOS to {needed} or newer."))
+    if machine.os == "linux" and machine.glibc:
+        needed = kb.ranged(kb.linux_glibc, build.version, "x86_64" if machine.arch == "x86_64" else "aarch64")
+        glibc = version_or_none(machine.glibc)
+        if needed and glibc is not None and glibc < Version(needed):
+            findings.append(Finding("os-unsupported", Severity.ERROR,
+                                    f"torch {build.release.series}'s wheels need glibc {needed}; this system has "
+                                    f"{machine.glibc}", (("glibc", machine.glibc), ("torch", build.version),
+                                                         ("needs glibc", needed)),
+                                    "Use a newer distribution (or container image), or the newest torch it runs:",
+                                    ctx.fix_command(None)))
+    return findings
+
+
+def library_shadowing(ctx: Context) -> list[Finding]:
+    dirs = ctx.facts.toolkit.library_dirs
+    build = ctx.build
+    if not dirs or build is None or build.cuda is None:
+        return []
+    signature = _signature(ctx.kb, ctx.facts.torch.error)
+    broke_import = signature is not None and signature.cause == "library-shadowing"
+    evidence = tuple((ctx.facts.toolkit.library_path_var, f"{d.path}: {' '.join(d.libraries)}") for d in dirs)
+    if broke_import:
+        evidence += (("torch import error", _last_line(ctx.facts.torch.error or "")),)
+    var = ctx.facts.toolkit.library_path_var
+    return [Finding("library-shadowing", Severity.ERROR if broke_import else Severity.WARNING,
+                    f"{var} holds CUDA libraries that load before the ones torch's wheels bundle", evidence,
+                    f"Remove these directories from {var} for Python processes (torch's wheels bring their own "
+                    "CUDA libraries).")]
+
+
+def toolkit_mismatch(ctx: Context) -> list[Finding]:
+    build, nvcc = ctx.build, ctx.facts.toolkit.nvcc_version
+    if build is None or build.cuda is None or nvcc is None:
+        return []
+    if nvcc.split(".")[0] == build.cuda.split(".")[0]:
+        return []
+    return [Finding("toolkit-mismatch", Severity.WARNING,
+                    f"nvcc is CUDA {nvcc}, torch was built with CUDA {build.cuda}: C++/CUDA extension builds will fail",
+                    (("nvcc", f"{nvcc} at {ctx.facts.toolkit.nvcc_path}"), ("torch built with CUDA", build.cuda)),
+                    f"Install CUDA toolkit {build.cuda} for extension builds (set CUDA_HOME to it), or a torch "
+                    f"built for CUDA {nvcc.split('.')[0]}.x.")]
+
+
+def duplicate_install(ctx: Context) -> list[Finding]:
+    packages = ctx.facts.packages
+    torches = packages.get("torch")
+    evidence = [("torch", f"{d.version} in {d.location}") for d in torches] if len(torches) > 1 else []
+    conflict = next((c for c in packages.conflicts if c.module == "torch"), None)
+    if conflict and not evidence:
+        evidence = [("torch from", p) for p in conflict.distributions]
+    conda = [p for p in packages.conda_packages if p.name in ("pytorch", "libtorch")]
+    if conda and torches and any(torch_base(d.version) != torch_base(conda[0].version) for d in torches):
+        evidence.append(("conda", f"{conda[0].name} {conda[0].version} ({conda[0].build})"))
+        evidence.extend(("pip", f"torch {d.version}") for d in torches)
+    if not evidence:
+        return []
+    return [Finding("duplicate-install", Severity.WARNING, "more than one torch is installed in this environment",
+                    tuple(evidence), "Uninstall every copy (pip and conda) and install one:", ctx.fix_command(None))]
+
+
+def pynvml_conflict(ctx: Context) -> list[Finding]:
+    conflict = next((c for c in ctx.facts.packages.conflicts if c.module == "pynvml"), None)
+    if conflict is None or not ctx.facts.packages.get("pynvml"):
+        return []
+    return [Finding("pynvml-conflict", Severity.WARNING,
+                    "the deprecated pynvml distribution is installed beside nvidia-ml-py; both write pynvml.py",
+                    tuple(("pynvml from", p) for p in conflict.distributions),
+                    "Remove the old distribution and reinstall the maintained one:",
+                    "python -m pip uninstall -y pynvml && python -m pip install --force-reinstall nvidia-ml-py")]
+
+
+def cuda_unavailable(ctx: Context) -> list[Finding]:
+    build, runtime = ctx.build, ctx.facts.torch
+    if build is None or build.cuda is None or runtime.status != "ok" or runtime.cuda_available is not False:
+        return []
+    driver, version = ctx.machine.driver, ctx.machine.driver_version
+    needed = ctx.kb.minimum_driver(build.cuda, ctx.os_name)
+    if driver is None or version is None or not ctx.gpus or (needed is not None and version < needed):
+        return []  # no GPU, or driver-too-old explains it
+    evidence: list[tuple[str, str]] = [("torch", build.version), ("driver", driver),
+                                       ("GPUs", ", ".join(name for name, _, _ in ctx.gpus))]
+    env = ctx.facts.system.environment
+    if "CUDA_VISIBLE_DEVICES" in env:
+        evidence.append(("likely cause", f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']!r} hides GPUs"))
+    if ctx.facts.system.os.wsl == 2:
+        evidence.append(("likely cause", "WSL 2: a Linux driver or toolkit installed inside WSL can shadow the "
+                                         "libcuda in /usr/lib/wsl/lib"))
+    if ctx.facts.system.os.container:
+        evidence.append(("likely cause", f"in a {ctx.facts.system.os.container} container: started without the "
+                                         "GPU (NVIDIA container toolkit, --gpus all)?"))
+    evidence.extend(("torch warned", w) for w in runtime.warnings)
+    return [Finding("cuda-unavailable", Severity.ERROR,
+                    "torch was built with CUDA and the driver fits, yet torch.cuda.is_available() is False",
+                    tuple(evidence), "Check the likely causes listed; `python -c 'import torch; torch.cuda.init()'` "
+                    "prints the CUDA error.")]
+
+
+def shm_too_small(ctx: Context) -> list[Finding]:
+    memory = ctx.facts.system.memory
+    if memory.shm_total_bytes is None or memory.shm_total_bytes >= SHM_MINIMUM_BYTES:
+        return []
+    size = f"{memory.shm_total_bytes / 1024**2:.0f} MiB"
+    container = ctx.facts.system.os.container
+    fix = ("Start the container with `--ipc=host` or `--shm-size=16g`" if container in ("docker", "podman") else
+           "In Kubernetes, mount an emptyDir with medium: Memory at /dev/shm" if container == "kubernetes" else
+           "Enlarge /dev/shm: `sudo mount -o remount,size=16G /dev/shm`")
+    return [Finding("shm-too-small", Severity.WARNING,
+                    f"/dev/shm is {size}: DataLoader workers and NCCL need more", (("/dev/shm", size),
+                                                                                  ("container", container or "none")),
+                    fix + ".")]
+
+
+def deep_check_failed(ctx: Context) -> list[Finding]:
+    findings = []
+    for result in ctx.facts.deep or ():
+        if result.ok:
+            continue
+        evidence = [("device", result.device), ("check", result.check), ("error", _last_line(result.error or ""))]
+        signature = _signature(ctx.kb, result.error)
+        if signature is not None:
+            evidence.append(("cause", signature.explanation))
+        fix = f"See the {signature.cause} finding." if signature else "Run the same computation by hand to see more."
+        findings.append(Finding("deep-check-failed", Severity.ERROR, f"{result.check} failed on {result.device}",
+                                tuple(evidence), fix))
+    return findings
+
+
+RULES: tuple[Callable[[Context], list[Finding]], ...] = (
+    torch_missing, torch_import_failed, driver_missing, driver_too_old, gpu_arch_unsupported, cpu_wheel_on_gpu_host,
+    cuda_wheel_without_gpu, companion_mismatch, python_unsupported, os_unsupported, library_shadowing,
+    toolkit_mismatch, duplicate_install, pynvml_conflict, cuda_unavailable, shm_too_small, deep_check_failed,
+)
+
+
+def context(facts: Facts, kb: Knowledge) -> Context:
+    machine = machine_from_facts(facts, kb)
+    return Context(facts, kb, machine, installed_torch(facts, kb, machine), gpu_capabilities(facts, kb))
+
+
+def diagnose(facts: Facts, kb: Knowledge) -> tuple[Finding, ...]:
+    """Every finding the facts support, worst first."""
+    ctx = context(facts, kb)
+    return worst_first([finding for rule in RULES for finding in rule(ctx)])

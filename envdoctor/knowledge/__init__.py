@@ -1,0 +1,240 @@
+"""The bundled knowledge base: version tables read from the JSON files beside this module, each citing sources.
+
+Only lookups live here; judging what they mean for a machine is `envdoctor.diagnose`'s work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Optional
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+Capability = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class CudaVariant:
+    variant: str  # "cu126"
+    cuda: str  # "12.6"
+    cudnn: Optional[str]
+    stable: bool
+
+
+@dataclass(frozen=True)
+class Release:
+    """One torch release series ("2.8") and what was published for it."""
+
+    series: str
+    patches: tuple[str, ...]
+    python: tuple[str, ...]  # CPython minors with stable wheels
+    python_experimental: tuple[str, ...]
+    cuda: tuple[CudaVariant, ...]
+    rocm: tuple[str, ...]
+    pypi_default: Optional[str]  # the variant of PyPI's Linux x86_64 wheel
+    platforms: tuple[str, ...]  # "linux-x86_64", "macos-arm64", ...
+    torchvision: dict[str, str]  # torch patch → torchvision
+    torchaudio: dict[str, str]
+
+    @property
+    def latest(self) -> str:
+        return self.patches[-1] if self.patches else f"{self.series}.0"
+
+    def variant(self, name: str) -> Optional[CudaVariant]:
+        return next((v for v in self.cuda if v.variant == name), None)
+
+
+@dataclass(frozen=True)
+class WheelArchs:
+    torch: SpecifierSet
+    variant: str
+    platform: str  # "linux-x86_64", "windows-x86_64", "linux-aarch64" or "any"
+    archs: tuple[str, ...]
+    distribution: str  # "pip" (the wheels) or "conda" (PyTorch's conda channel, measured where pip lists are not)
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    name: str
+    match: tuple[str, ...]
+    capability: Capability
+
+
+@dataclass(frozen=True)
+class ErrorSignature:
+    pattern: re.Pattern[str]
+    cause: str  # a finding id
+    explanation: str
+
+
+@dataclass(frozen=True)
+class RangedValue:
+    """A value that holds for a range of torch releases (and one architecture, where it says)."""
+
+    torch: SpecifierSet
+    arch: Optional[str]
+    value: Optional[str]  # None: nothing exists for that range (no wheel, no MPS)
+
+
+def _version(text: str) -> Version:
+    return Version(text)
+
+
+def _spec(text: str) -> SpecifierSet:
+    """A range of torch releases; nightlies and release candidates ("1.13.0.dev20220525") fall inside it."""
+    return SpecifierSet(text, prereleases=True)
+
+
+def version_or_none(text: Optional[str]) -> Optional[Version]:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+def torch_base(torch_version: str) -> Optional[Version]:
+    """A torch version without local tag or pre-release part: "1.13.0.dev20220525+cpu" → 1.13.0."""
+    parsed = version_or_none(torch_version.split("+")[0])
+    return Version(".".join(map(str, parsed.release[:3]))) if parsed else None
+
+
+def _load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+    return data
+
+
+def _capability(text: str) -> Capability:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+class Knowledge:
+    """Every table, loaded once. `valid_as_of` is the oldest date among the files."""
+
+    def __init__(self) -> None:
+        releases = _load("torch_releases.json")
+        drivers = _load("cuda_drivers.json")
+        archs = _load("wheel_archs.json")
+        gpus = _load("gpus.json")
+        platforms = _load("platforms.json")
+        signatures = _load("error_signatures.json")
+        self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures))
+        self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
+                                     key=lambda r: _version(r.series), reverse=True))
+        self._min_driver = [(row["cuda"], row) for row in drivers["minimum_driver"]]
+        self._toolkit_driver = [(row["cuda"], row) for row in drivers["toolkit_driver"]]
+        self.wheel_archs = tuple(WheelArchs(_spec(w["torch"]), w["variant"], w["platform"], tuple(w["archs"]),
+                                            w.get("distribution", "pip")) for w in archs["wheels"])
+        self.exact_arch_devices = frozenset(_capability(c) for c in archs["binary_compatibility"]["exceptions"])
+        self.gpus = tuple(GpuModel(g["name"], tuple(m.lower() for m in g["match"]), _capability(g["capability"]))
+                          for g in gpus["gpus"])
+        self.linux_glibc = self._ranged(platforms["linux_glibc"], "glibc")
+        self.macos = self._ranged(platforms["macos"], "min_macos")
+        self.mps_min_macos = self._ranged(platforms["mps_min_macos"], "min_macos")
+        self.signatures = tuple(ErrorSignature(re.compile(s["pattern"]), s["cause"], s["explanation"])
+                                for s in signatures["signatures"])
+
+    @staticmethod
+    def _release(r: dict[str, Any]) -> Release:
+        return Release(
+            series=r["version"],
+            patches=tuple(sorted(r.get("patches", []), key=_version)),
+            python=tuple(r.get("python", [])),
+            python_experimental=tuple(r.get("python_experimental", [])),
+            cuda=tuple(CudaVariant(c["variant"], c["cuda"], c.get("cudnn"), c.get("status", "stable") == "stable")
+                       for c in r.get("cuda", [])),
+            rocm=tuple(r.get("rocm", [])),
+            pypi_default=r.get("pypi_default"),
+            platforms=tuple(r.get("platforms", [])),
+            torchvision=dict(r.get("torchvision", {})),
+            torchaudio=dict(r.get("torchaudio", {})),
+        )
+
+    @staticmethod
+    def _ranged(rows: list[dict[str, Any]], key: str) -> tuple[RangedValue, ...]:
+        return tuple(RangedValue(_spec(row["torch"]), row.get("arch"), row[key]) for row in rows)
+
+    # Lookups -----------------------------------------------------------------------------------------------
+
+    def release(self, version: str) -> Optional[Release]:
+        """The series a torch version ("2.4.1+cu121", "2.4", "1.13.0.dev20220525") belongs to."""
+        parsed = torch_base(version)
+        if parsed is None:
+            return None
+        series = f"{parsed.major}.{parsed.minor}"
+        return next((r for r in self.releases if r.series == series), None)
+
+    def minimum_driver(self, cuda: str, os_name: str) -> Optional[Version]:
+        """The oldest driver that runs a build for CUDA `cuda` ("12.1") on "linux" or "windows"."""
+        wanted = version_or_none(cuda)
+        if wanted is None:
+            return None
+        for key, row in self._min_driver:
+            if _cuda_key_matches(key, wanted):
+                value = row.get(os_name)
+                return Version(value) if value else None
+        return None
+
+    def toolkit_for_driver(self, driver: Version, os_name: str) -> Optional[str]:
+        """The newest CUDA toolkit whose own bundled driver is not newer than `driver`."""
+        best: Optional[Version] = None
+        for cuda, row in self._toolkit_driver:
+            shipped = version_or_none(row.get(os_name))
+            if shipped is not None and shipped <= driver and (best is None or Version(cuda) > best):
+                best = Version(cuda)
+        return str(best) if best else None
+
+    def archs(self, torch_version: str, variant: str, platform: str) -> Optional[WheelArchs]:
+        """The GPU architectures of a (release, variant) build on a platform: the pip wheel's list for the
+        platform, else for any platform, else the conda package's list (1.x pip lists were never published)."""
+        version = torch_base(torch_version)
+        if version is None:
+            return None
+        rows = [w for w in self.wheel_archs if w.variant == variant and version in w.torch]
+        for distribution in ("pip", "conda"):
+            for wanted in (platform, "any"):
+                for row in rows:
+                    if row.distribution == distribution and row.platform == wanted:
+                        return row
+        return None
+
+    def gpu_capability(self, name: str) -> Optional[GpuModel]:
+        """The GPU model a reported name ("NVIDIA GeForce GTX 1080 Ti") is, by its longest matching key."""
+        lowered = " ".join(name.lower().split())
+        best: Optional[tuple[int, GpuModel]] = None
+        for model in self.gpus:
+            for key in model.match:
+                if key in lowered and (best is None or len(key) > best[0]):
+                    best = (len(key), model)
+        return best[1] if best else None
+
+    def ranged(self, table: tuple[RangedValue, ...], torch_version: str, arch: Optional[str] = None) -> Optional[str]:
+        base = torch_base(torch_version)
+        if base is None:
+            return None
+        local = torch_version.partition("+")[2]  # some rows hold for one variant only ("==2.6.0+cu126")
+        version = Version(f"{base}+{local}") if local and version_or_none(f"{base}+{local}") else base
+        for row in table:
+            if version in row.torch and row.arch in (None, arch):
+                return row.value
+        return None
+
+
+def _cuda_key_matches(key: str, cuda: Version) -> bool:
+    """Keys of the minimum-driver table: "13.x", "11.1-11.8", "10.2"."""
+    if key.endswith(".x"):
+        return cuda.major == int(key[:-2])
+    if "-" in key:
+        low, high = (Version(k) for k in key.split("-"))
+        return low <= Version(f"{cuda.major}.{cuda.minor}") <= high
+    return Version(key) == Version(f"{cuda.major}.{cuda.minor}")
+
+
+@lru_cache(maxsize=1)
+def knowledge() -> Knowledge:
+    return Knowledge()

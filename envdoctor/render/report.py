@@ -1,0 +1,19 @@
+"""The whole `check` report: findings, then advice, then the facts they rest on."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from envdoctor.diagnose.report import Diagnosis
+from envdoctor.facts import Facts
+from envdoctor.render.facts_text import render_facts
+from envdoctor.render.findings_text import render_advice, render_findings
+
+
+def render_report(console: Console, facts: Facts, diagnosis: Diagnosis) -> None:
+    render_findings(console, diagnosis.findings, diagnosis.valid_as_of)
+    for question, advice in diagnosis.advice:
+        console.print()
+        render_advice(console, question, advice)
+    console.print()
+    render_facts(console, facts)
