@@ -31,6 +31,7 @@ class CheckOptions:
     import_torch: bool = True  # False skips the child process that imports torch
     torch_timeout_s: float = DEFAULT_TIMEOUT_S
     nvidia_timeout_s: float = 30.0  # NVML runs in this process; a hung driver must not hang `check`
+    import_companions: bool = False  # also import torchvision and torchaudio in the child (about a second)
 
     def __post_init__(self) -> None:
         if self.torch_timeout_s <= 0 or self.nvidia_timeout_s <= 0:
@@ -80,7 +81,8 @@ def run_check(options: CheckOptions = CheckOptions(), host: Optional[Host] = Non
               load_nvml: NvmlLoader = load_pynvml) -> Facts:
     """Probe this machine. Never raises for a missing driver, library or torch: those are facts."""
     start = time.perf_counter()
-    torch_child = TorchChild(options.torch_timeout_s) if options.import_torch else None  # the slowest: first
+    torch_child = (TorchChild(options.torch_timeout_s, companions=options.import_companions)
+                   if options.import_torch else None)  # the slowest probe: started first
     host = host or Host()
     timings: dict[str, float] = {}
     packages = _Background("packages", lambda: probe_packages(host, sys.prefix), timings)

@@ -48,8 +48,8 @@ def add_parser(sub: Any) -> None:
                         help="do not import torch in a child process (fast; torch's run-time facts are skipped)")
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for CI)")
     parser.add_argument("--deep", action="store_true",
-                        help="also run a matmul in each dtype, a convolution and (2+ GPUs) an NCCL all-reduce on "
-                             "every device, each device in its own child process")
+                        help="also import torchvision and torchaudio, and run a matmul in each dtype, a convolution "
+                             "and (2+ GPUs) an NCCL all-reduce on every device, each in its own child process")
     parser.add_argument("--torch", metavar="RELEASE",
                         help="advise on this torch release (e.g. 2.8) instead of the newest")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
@@ -65,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if args.torch is not None and kb.release(args.torch) is None:
         raise UsageError(f"--torch {args.torch}: not a torch release in the knowledge base "
                          f"({kb.releases[-1].series} to {kb.releases[0].series})")
-    options = CheckOptions(import_torch=not args.no_import, torch_timeout_s=args.timeout)
+    if args.deep and args.no_import:
+        raise UsageError("--deep runs torch, so it cannot be combined with --no-import")
+    options = CheckOptions(import_torch=not args.no_import, torch_timeout_s=args.timeout, import_companions=args.deep)
     with status("Probing this machine…"):
         facts = run_check(options)
     if args.deep:
-        if args.no_import:
-            raise UsageError("--deep runs torch, so it cannot be combined with --no-import")
         with status("Running computations on every device…"):
             facts = replace(facts, deep=probe_deep(facts.torch))
     diagnosis = run_diagnosis(facts, kb, args.torch)

@@ -26,7 +26,7 @@ def _ask(facts: dict[str, Any], unknown: dict[str, str], name: str, call: Callab
         unknown[name] = f"{type(exc).__name__}: {exc}"
 
 
-def main() -> None:
+def main(companions: bool) -> None:
     facts: dict[str, Any] = {"status": "ok"}
     unknown: dict[str, str] = {}
     if importlib.util.find_spec("torch") is None:
@@ -43,8 +43,8 @@ def main() -> None:
         facts["cuda"] = torch.version.cuda
         facts["hip"] = getattr(torch.version, "hip", None)
         _ask(facts, unknown, "cudnn", lambda: torch.backends.cudnn.version())
-        _ask(facts, unknown, "cuda_available", torch.cuda.is_available)
-        _ask(facts, unknown, "device_count", torch.cuda.device_count)
+        _ask(facts, unknown, "cuda_available", lambda: torch.cuda.is_available())
+        _ask(facts, unknown, "device_count", lambda: torch.cuda.device_count())
         # get_arch_list() is empty when CUDA is unavailable; the compiled flags are there regardless.
         if facts["cuda"] or facts["hip"]:
             _ask(facts, unknown, "arch_list", lambda: (torch._C._cuda_getArchFlags() or "").split())
@@ -61,18 +61,18 @@ def main() -> None:
             except Exception as exc:
                 unknown[f"devices[{index}]"] = f"{type(exc).__name__}: {exc}"
         facts["devices"] = devices
-        mps = getattr(torch.backends, "mps", None)
+        mps = getattr(getattr(torch, "backends", None), "mps", None)
         if mps is not None:
             _ask(facts, unknown, "mps_available", mps.is_available)
-        companions, errors = {}, {}
-        for name in ("torchvision", "torchaudio"):
+        versions, errors = {}, {}
+        for name in ("torchvision", "torchaudio") if companions else ():  # about a second more: --deep only
             if importlib.util.find_spec(name) is None:
                 continue
             try:
-                companions[name] = str(importlib.import_module(name).__version__)
+                versions[name] = str(importlib.import_module(name).__version__)
             except Exception:  # the error text says why the pair does not fit, e.g. torchvision::nms missing
                 errors[name] = traceback.format_exc()[-2000:]
-        facts["companions"] = companions
+        facts["companions"] = versions
         facts["companion_errors"] = errors
     facts["warnings"] = [str(w.message) for w in caught]
     facts["unknown"] = unknown
@@ -80,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(companions="--companions" in sys.argv[1:])

@@ -61,14 +61,16 @@ def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRunt
 class TorchChild:
     """A child process importing torch, started at once so that it overlaps the other probes."""
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> None:
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable,
+                 companions: bool = False) -> None:
         self.timeout_s = timeout_s
         self.python = python
         self._start = time.perf_counter()
         self._proc: Optional[subprocess.Popen[str]] = None
         self._error: Optional[str] = None
         try:
-            self._proc = subprocess.Popen([python, "-c", CHILD_SOURCE.read_text(encoding="utf-8")],
+            argv = [python, "-c", CHILD_SOURCE.read_text(encoding="utf-8")] + (["--companions"] if companions else [])
+            self._proc = subprocess.Popen(argv,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           stdin=subprocess.DEVNULL, text=True, errors="replace")
         except OSError as exc:
@@ -98,6 +100,7 @@ class TorchChild:
         return TorchRuntime(status="import_failed", error=error)
 
 
-def probe_torch_runtime(timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> TorchRuntime:
-    """Import torch in `python` and report what it says."""
-    return TorchChild(timeout_s, python).result()
+def probe_torch_runtime(timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable,
+                        companions: bool = False) -> TorchRuntime:
+    """Import torch in `python` (and torchvision and torchaudio after it, with `companions`) and report."""
+    return TorchChild(timeout_s, python, companions).result()

@@ -27,6 +27,22 @@ def fake_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore
     return make
 
 
+def test_companion_import_errors_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shadow = tmp_path / "shadow"
+    (shadow / "torch").mkdir(parents=True)
+    (shadow / "torch" / "__init__.py").write_text("__version__ = '2.4.1+cu121'\nfrom . import version\n")
+    (shadow / "torch" / "version.py").write_text("cuda = '12.1'\nhip = None\n")
+    (shadow / "torchvision").mkdir()
+    (shadow / "torchvision" / "__init__.py").write_text(
+        "raise RuntimeError('operator torchvision::nms does not exist')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    runtime = probe_torch_runtime(timeout_s=30, companions=True)
+    assert runtime.status == "ok" and runtime.version == "2.4.1+cu121" and runtime.cuda == "12.1"
+    assert "operator torchvision::nms does not exist" in runtime.companion_errors["torchvision"]
+    assert "cudnn" in runtime.unknown  # this stand-in has no torch.backends: a reason, not a crash
+    assert probe_torch_runtime(timeout_s=30).companion_errors == {}  # companions only when asked
+
+
 def test_import_error_text_is_kept(fake_torch) -> None:  # type: ignore[no-untyped-def]
     fake_torch("raise OSError('libcudnn.so.9: cannot open shared object file: No such file or directory')\n")
     runtime = probe_torch_runtime(timeout_s=30)
