@@ -13,6 +13,7 @@ from envdoctor.check import CheckOptions, run_check
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.importers import ReportError, read_facts
 from envdoctor.knowledge import knowledge
 from envdoctor.probe.deep import probe_deep
 from envdoctor.probe.nvidia import DRIVER_OVERRIDE_VAR
@@ -46,6 +47,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print a versioned JSON document instead of the report")
     parser.add_argument("--no-import", action="store_true",
                         help="do not import torch in a child process (fast; torch's run-time facts are skipped)")
+    parser.add_argument("--from", dest="from_file", metavar="FILE",
+                        help="diagnose a collect_env report or a saved `check --json` document instead of this "
+                             "machine ('-' reads standard input)")
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for CI)")
     parser.add_argument("--deep", action="store_true",
                         help="also import torchvision and torchaudio, and run a matmul in each dtype, a convolution "
@@ -65,11 +69,18 @@ def run(args: argparse.Namespace) -> int:
     if args.torch is not None and kb.release(args.torch) is None:
         raise UsageError(f"--torch {args.torch}: not a torch release in the knowledge base "
                          f"({kb.releases[-1].series} to {kb.releases[0].series})")
-    if args.deep and args.no_import:
-        raise UsageError("--deep runs torch, so it cannot be combined with --no-import")
-    options = CheckOptions(import_torch=not args.no_import, torch_timeout_s=args.timeout, import_companions=args.deep)
-    with status("Probing this machine…"):
-        facts = run_check(options)
+    if args.deep and (args.no_import or args.from_file):
+        raise UsageError("--deep runs torch on this machine, so it cannot be combined with --no-import or --from")
+    if args.from_file is not None:
+        try:
+            facts = read_facts(args.from_file)
+        except ReportError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        options = CheckOptions(import_torch=not args.no_import, torch_timeout_s=args.timeout,
+                               import_companions=args.deep)
+        with status("Probing this machine…"):
+            facts = run_check(options)
     if args.deep:
         with status("Running computations on every device…"):
             facts = replace(facts, deep=probe_deep(facts.torch))

@@ -146,7 +146,7 @@ def _pick_variant(release: Release, machine: Machine, kb: Knowledge,
 
 
 def _plan(release: Release, variant: str, reasons: list[str], patch: Optional[str] = None) -> InstallPlan:
-    patch = patch if patch in release.patches else release.latest
+    patch = patch if patch in release.patches and patch not in release.lts_patches else release.latest
     return InstallPlan(torch=patch, variant=variant, torchvision=release.torchvision.get(patch),
                        torchaudio=release.torchaudio.get(patch), reasons=tuple(reasons),
                        pypi_variant=variant == release.pypi_default)

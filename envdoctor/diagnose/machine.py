@@ -11,6 +11,7 @@ from envdoctor.facts import Facts
 from envdoctor.knowledge import Capability, Knowledge, version_or_none
 
 OS_NAMES = {"Linux": "linux", "Windows": "windows", "Darwin": "macos"}
+ASSUMED_ARCH = "x86_64"  # when a report does not say: by far the most common, and stated as an assumption
 ARCH_NAMES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}
 
 
@@ -62,9 +63,10 @@ def machine_from_facts(facts: Facts, kb: Knowledge) -> Machine:
     python = ".".join(facts.system.python.version.split(".")[:2]) if facts.system.python.version else None
     gpus = gpu_capabilities(facts, kb)
     macos = facts.accelerators.apple.macos_version if facts.accelerators.apple else None
+    arch = ARCH_NAMES.get(os_info.arch.lower(), os_info.arch.lower()) or ASSUMED_ARCH
     return Machine(
         os=OS_NAMES.get(os_info.system, os_info.system.lower()),
-        arch=ARCH_NAMES.get(os_info.arch.lower(), os_info.arch.lower()),
+        arch=arch,
         python=python,
         driver=facts.nvidia.driver_version if version_or_none(facts.nvidia.driver_version) else None,
         gpu_names=tuple(name for name, _, _ in gpus),

@@ -130,7 +130,8 @@ def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
     if build.variant:
         row = ctx.kb.archs(build.version, build.variant, ctx.machine.platform)
         if row:
-            return row.archs, f"the knowledge base's list for {row.distribution} torch {row.torch} {build.variant}"
+            return row.archs, (f"the knowledge base's list for {row.distribution} torch {row.torch} {build.variant} "
+                               f"on {row.platform}")
     return None, ""
 
 
@@ -196,10 +197,11 @@ def companion_mismatch(ctx: Context) -> list[Finding]:
     torch_patch = str(torch_base(build.version))
     torch_variant = build.variant
     findings = []
+    nightly = bool(version_or_none(build.version.split("+")[0]) and Version(build.version.split("+")[0]).is_prerelease)
     for name, table in (("torchvision", build.release.torchvision), ("torchaudio", build.release.torchaudio)):
         problems = []
         for dist in ctx.facts.packages.get(name):
-            expected = table.get(torch_patch)
+            expected = None if nightly else table.get(torch_patch)  # nightlies pair by date, not by table
             base = torch_base(dist.version)
             if expected and base is not None and base != Version(expected):
                 problems.append(f"{name} {dist.version} is paired with another torch; torch {torch_patch} "
@@ -223,7 +225,7 @@ def companion_mismatch(ctx: Context) -> list[Finding]:
 
 def python_unsupported(ctx: Context) -> list[Finding]:
     python = ctx.facts.system.python
-    if python.implementation != "CPython" or python.bits != 64:
+    if python.implementation not in ("CPython", "") or python.bits == 32:  # "" and 0: not known (a report)
         return [Finding("python-unsupported", Severity.ERROR,
                         f"no torch wheels exist for {python.bits}-bit {python.implementation}",
                         (("Python", f"{python.version} {python.implementation} {python.bits}-bit"),),
@@ -261,7 +263,7 @@ def os_unsupported(ctx: Context) -> list[Finding]:
                                     f"MPS (the Apple GPU backend) needs macOS {needed}; this Mac runs {macos}",
                                     (("macOS", str(macos)), ("torch", build.version),
                                      ("MPS needs macOS", needed)), f"Update macOS to {needed} or newer."))
-    if machine.os == "linux" and machine.glibc:
+    if machine.os == "linux" and machine.glibc and not build.imported:  # an import proves the glibc suffices
         needed = kb.ranged(kb.linux_glibc, build.version, "x86_64" if machine.arch == "x86_64" else "aarch64")
         glibc = version_or_none(machine.glibc)
         if needed and glibc is not None and glibc < Version(needed):
@@ -393,6 +395,31 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     cuda_wheel_without_gpu, companion_mismatch, python_unsupported, os_unsupported, library_shadowing,
     toolkit_mismatch, duplicate_install, pynvml_conflict, cuda_unavailable, shm_too_small, deep_check_failed,
 )
+
+
+def unchecked(ctx: Context) -> tuple[str, ...]:
+    """What could not be judged because a fact is unknown (most of all in reports from other machines)."""
+    facts = ctx.facts
+    notes = []
+    if not facts.system.os.arch:
+        notes.append(f"the machine's architecture is not known: {ctx.machine.arch} is assumed for install advice")
+    notes.extend(f"gpu-arch-unsupported for {name}: its compute capability is not known"
+                 for name, cap, _ in ctx.gpus if cap is None)
+    if facts.system.os.system == "Linux":
+        if facts.system.memory.shm_total_bytes is None:
+            notes.append("shm-too-small: the size of /dev/shm is not known")
+        if facts.system.os.glibc is None:
+            notes.append("os-unsupported (glibc): the glibc version is not known")
+    if "library_dirs" in facts.toolkit.unknown:
+        notes.append(f"library-shadowing: {facts.toolkit.library_path_var} is not known")
+    if "distributions" in facts.packages.unknown:
+        notes.append("companion-mismatch, duplicate-install: the installed packages are not known")
+    elif "conflicts" in facts.packages.unknown:
+        notes.append("pynvml-conflict, and two copies of torch on sys.path: which distribution provides each "
+                     "module is not known")
+    if facts.torch.status == "skipped":
+        notes.append("cuda-unavailable, and the wheel's compiled architectures: torch was not imported")
+    return tuple(notes)
 
 
 def context(facts: Facts, kb: Knowledge) -> Context:

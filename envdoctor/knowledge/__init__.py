@@ -40,10 +40,13 @@ class Release:
     platforms: tuple[str, ...]  # "linux-x86_64", "macos-arm64", ...
     torchvision: dict[str, str]  # torch patch → torchvision
     torchaudio: dict[str, str]
+    lts_patches: tuple[str, ...] = ()  # published on a separate LTS index only: never planned
 
     @property
     def latest(self) -> str:
-        return self.patches[-1] if self.patches else f"{self.series}.0"
+        """The newest patch an install plan can use."""
+        plannable = [p for p in self.patches if p not in self.lts_patches]
+        return plannable[-1] if plannable else f"{self.series}.0"
 
     def variant(self, name: str) -> Optional[CudaVariant]:
         return next((v for v in self.cuda if v.variant == name), None)
@@ -153,6 +156,7 @@ class Knowledge:
             platforms=tuple(r.get("platforms", [])),
             torchvision=dict(r.get("torchvision", {})),
             torchaudio=dict(r.get("torchaudio", {})),
+            lts_patches=tuple(r.get("lts_patches", [])),
         )
 
     @staticmethod
@@ -190,14 +194,15 @@ class Knowledge:
         return str(best) if best else None
 
     def archs(self, torch_version: str, variant: str, platform: str) -> Optional[WheelArchs]:
-        """The GPU architectures of a (release, variant) build on a platform: the pip wheel's list for the
-        platform, else for any platform, else the conda package's list (1.x pip lists were never published)."""
+        """The GPU architectures of a (release, variant) build on a platform. The pip wheel's list for the
+        platform comes first, then the conda package's (1.x pip lists were never published), then, where a
+        platform has no list, Linux x86_64's as the nearest evidence (`row.platform` says which was used)."""
         version = torch_base(torch_version)
         if version is None:
             return None
         rows = [w for w in self.wheel_archs if w.variant == variant and version in w.torch]
-        for distribution in ("pip", "conda"):
-            for wanted in (platform, "any"):
+        for wanted in (platform, "any", "linux-x86_64"):
+            for distribution in ("pip", "conda"):
                 for row in rows:
                     if row.distribution == distribution and row.platform == wanted:
                         return row

@@ -164,6 +164,8 @@ def torch_rows(torch: TorchRuntime, packages: PackageFacts) -> list[Row]:
 
 def _import_line(torch: TorchRuntime) -> Cell:
     if torch.status == "ok":
+        if torch.import_seconds is None:
+            return "imports (the file says so; no time or location given)"
         return f"imports in {torch.import_seconds:.2f} s from {torch.origin}"
     if torch.status in ("skipped", "not_installed"):
         return Text(torch.error or torch.status, style="dim")
@@ -187,6 +189,8 @@ def toolkit_rows(toolkit: ToolkitInfo) -> list[Row]:
     if toolkit.library_dirs:
         rows.extend((toolkit.library_path_var, Text(f"{d.path}: {' '.join(d.libraries)}", style="yellow"))
                     for d in toolkit.library_dirs)
+    elif "library_dirs" in toolkit.unknown:
+        rows.append((toolkit.library_path_var, unknown(toolkit.unknown["library_dirs"])))
     else:
         rows.append((toolkit.library_path_var, "no CUDA libraries that would shadow torch's"))
     return rows
@@ -205,7 +209,8 @@ def _section(title: str, rows: Sequence[Row]) -> Table:
 
 def origin_line(facts: Facts) -> str:
     if facts.origin.kind == "file":
-        return f"Facts read from {facts.origin.path}"
+        where = "standard input" if facts.origin.path == "-" else facts.origin.path
+        return f"Facts read from {where}, not probed on this machine"
     return f"Facts probed on {facts.origin.hostname or 'this machine'} at {facts.collected_at}"
 
 
@@ -219,7 +224,6 @@ def deep_rows(results: tuple[DeepResult, ...]) -> list[Row]:
 
 
 def render_facts(console: Console, facts: Facts) -> None:
-    console.print(Text(origin_line(facts), style="dim"))
     sections = [
         ("System", system_rows(facts.system)),
         ("Accelerators", accelerator_rows(facts.nvidia, facts.accelerators)),
@@ -228,6 +232,7 @@ def render_facts(console: Console, facts: Facts) -> None:
     ]
     if facts.deep is not None:
         sections.append(("Deep checks", deep_rows(facts.deep)))
-    for title, rows in sections:
-        console.print()
+    for index, (title, rows) in enumerate(sections):
+        if index:
+            console.print()
         console.print(_section(title, rows))

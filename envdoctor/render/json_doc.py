@@ -57,6 +57,7 @@ def check_document(facts: Facts, diagnosis: Optional[Diagnosis] = None) -> dict[
     if diagnosis is not None:
         document["knowledge_valid_as_of"] = diagnosis.valid_as_of
         document["findings"] = [finding_plain(f) for f in diagnosis.findings]
+        document["not_checked"] = list(diagnosis.not_checked)
         document["advice"] = [advice_plain(q, a) for q, a in diagnosis.advice]
     document["facts"] = to_plain(facts)
     return document

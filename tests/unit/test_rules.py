@@ -64,8 +64,10 @@ SCENARIOS: dict[str, tuple[Callable[[], Facts], Callable[[], Facts], Severity]] 
                                                                               driver=None), Severity.WARNING),
     "companion-mismatch": (lambda: healthy(companions={"torchvision": "0.20.1+cu124"}), healthy, Severity.ERROR),
     "python-unsupported": (lambda: healthy(python="3.13.1"), healthy, Severity.WARNING),
-    "os-unsupported": (lambda: healthy(torch="2.7.1+cu126", companions={}, glibc="2.17"),
-                       lambda: healthy(torch="2.7.1+cu126", companions={}, glibc="2.28"), Severity.ERROR),
+    # torch that imports proves its glibc floor is met, so the glibc check judges torch not imported
+    "os-unsupported": (lambda: healthy(torch="2.7.1+cu126", companions={}, glibc="2.17", imported=False),
+                       lambda: healthy(torch="2.7.1+cu126", companions={}, glibc="2.28", imported=False),
+                       Severity.ERROR),
     "library-shadowing": (lambda: with_toolkit(healthy(), library_dirs=(
                               LibraryDir("/usr/local/cuda-12.1/lib64", ("libnvJitLink.so.12",)),)),
                           healthy, Severity.WARNING),
