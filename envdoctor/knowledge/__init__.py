@@ -76,6 +76,13 @@ class ErrorSignature:
 
 
 @dataclass(frozen=True)
+class PeakFlops:
+    device: str  # the table's name for the device: "H100 SXM"
+    tflops: float  # dense, for the dtype asked
+    source: str
+
+
+@dataclass(frozen=True)
 class RangedValue:
     """A value that holds for a range of torch releases (and one architecture, where it says)."""
 
@@ -126,6 +133,7 @@ class Knowledge:
         gpus = _load("gpus.json")
         platforms = _load("platforms.json")
         signatures = _load("error_signatures.json")
+        self._peaks = _load("peak_flops.json")
         self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures))
         self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
                                      key=lambda r: _version(r.series), reverse=True))
@@ -217,6 +225,19 @@ class Knowledge:
                 if key in lowered and (best is None or len(key) > best[0]):
                     best = (len(key), model)
         return best[1] if best else None
+
+    def peak_flops(self, device_name: str, dtype: str) -> Optional[PeakFlops]:
+        """The dense peak of a GPU (by torch's device name) for a dtype, or None: never another device's figure."""
+        lowered = " ".join(device_name.lower().split()) + " "
+        best: Optional[tuple[int, dict[str, Any]]] = None
+        for row in self._peaks["devices"]:
+            for key in row["match"]:
+                if key in lowered and (best is None or len(key) > best[0]):
+                    best = (len(key), row)
+        if best is None or dtype not in best[1]["tflops"]:
+            return None
+        row = best[1]
+        return PeakFlops(row["name"], float(row["tflops"][dtype]), row["source"])
 
     def ranged(self, table: tuple[RangedValue, ...], torch_version: str, arch: Optional[str] = None) -> Optional[str]:
         base = torch_base(torch_version)

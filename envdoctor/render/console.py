@@ -10,9 +10,13 @@ from typing import IO, Optional
 from rich.console import Console
 
 
-def make_console(file: Optional[IO[str]] = None, width: Optional[int] = None) -> Console:
-    """A console on stdout (or `file`). On a pipe rich drops colour and uses 80 columns unless told otherwise."""
-    return Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False)
+def make_console(file: Optional[IO[str]] = None, width: Optional[int] = None,
+                 pipe_width: Optional[int] = None) -> Console:
+    """A console on stdout (or `file`). On a pipe rich drops colour and uses 80 columns, or `pipe_width`."""
+    console = Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False)
+    if pipe_width is not None and width is None and not console.is_terminal:
+        console.width = pipe_width
+    return console
 
 
 @contextmanager

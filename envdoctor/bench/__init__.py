@@ -1,0 +1,1 @@
+"""`envdoctor bench`: reference training workloads, measured in isolated child processes."""

@@ -1,0 +1,123 @@
+"""Bench results: one record per cell, their statistics, and the versioned document written after every cell."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+BENCH_SCHEMA = "envdoctor.bench"
+BENCH_SCHEMA_VERSION = 1
+STATUSES = ("ok", "oom", "compile_error", "error", "timeout", "crashed", "skipped")
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    position = (len(sorted_values) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class StepStats:
+    steps: int
+    median_s: float
+    iqr_s: float
+    p10_s: float
+    p90_s: float
+
+    @classmethod
+    def of(cls, times: Sequence[float]) -> StepStats:
+        ordered = sorted(times)
+        return cls(len(ordered), quantile(ordered, 0.5), quantile(ordered, 0.75) - quantile(ordered, 0.25),
+                   quantile(ordered, 0.1), quantile(ordered, 0.9))
+
+
+@dataclass
+class CellResult:
+    """One workload x mode x device, over every round it ran in."""
+
+    workload: str
+    mode: str
+    device: str
+    preset: str
+    batch_size: int
+    status: str = "ok"
+    reason: Optional[str] = None
+    step_times_s: list[float] = field(default_factory=list)  # every timed step of every round, raw
+    round_medians_s: list[float] = field(default_factory=list)
+    stats: Optional[StepStats] = None
+    samples_per_s: Optional[float] = None
+    tokens_per_s: Optional[float] = None
+    peak_allocated_bytes: Optional[int] = None
+    peak_reserved_bytes: Optional[int] = None
+    peak_rss_bytes: Optional[int] = None
+    compile_s: Optional[float] = None  # first compiled step minus a steady step, from the first round
+    flops_per_step: Optional[int] = None
+    achieved_tflops: Optional[float] = None
+    peak_tflops: Optional[float] = None
+    peak_source: Optional[str] = None
+    mfu: Optional[float] = None
+    mfu_unknown_reason: Optional[str] = None
+    speedup_vs_eager: Optional[float] = None
+    memory_ratio_vs_eager: Optional[float] = None  # this cell's peak memory / eager's
+    loss_check: Optional[dict[str, Any]] = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    device_name: Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.workload}/{self.mode}/{self.device}"
+
+    @property
+    def peak_memory_bytes(self) -> Optional[int]:
+        return self.peak_allocated_bytes if self.peak_allocated_bytes is not None else self.peak_rss_bytes
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def bench_document(cells: Sequence[CellResult], config: dict[str, Any], fingerprint: dict[str, Any],
+                   created: str, complete: bool, interrupted: bool) -> dict[str, Any]:
+    from envdoctor import __version__
+
+    return {
+        "schema": BENCH_SCHEMA,
+        "schema_version": BENCH_SCHEMA_VERSION,
+        "envdoctor_version": __version__,
+        "created": created,
+        "complete": complete,
+        "interrupted": interrupted,
+        "config": config,
+        "fingerprint": fingerprint,
+        "cells": [{**_plain(c), "key": c.key} for c in cells],
+    }
+
+
+def write_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Write `document` to `path` so that a reader never sees a half-written file, even on a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(document, file, indent=2)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,183 @@
+"""Run bench cells in rounds, each cell in its own child process with a timeout, and derive the metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from envdoctor.bench.cell import MARKER
+from envdoctor.bench.config import PRESET_SIZES, BenchConfig, Mode
+from envdoctor.bench.results import CellResult, StepStats
+from envdoctor.facts import TorchRuntime
+from envdoctor.knowledge import Knowledge
+from envdoctor.probe.torch_runtime import signal_name
+
+SEED = 0
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    workload: str
+    mode: Mode
+    device: str
+    preset: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.workload}/{self.mode.name}/{self.device}"
+
+
+def available_devices(runtime: TorchRuntime) -> list[str]:
+    """Every device torch can train on here: each CUDA GPU, MPS, and the CPU."""
+    devices = [f"cuda:{i}" for i in range(runtime.device_count or 0)] if runtime.cuda_available else []
+    if runtime.mps_available:
+        devices.append("mps")
+    return [*devices, "cpu"]
+
+
+def select_devices(asked: Optional[Sequence[str]], available: Sequence[str]) -> list[str]:
+    """The devices to bench: all available, or those asked for ("cuda" means every GPU)."""
+    if not asked:
+        return list(available)
+    chosen: list[str] = []
+    for name in asked:
+        matches = [d for d in available if d == name or (name == "cuda" and d.startswith("cuda:"))]
+        if not matches:
+            raise ValueError(f"device {name!r} is not available here (available: {', '.join(available)})")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def plan_cells(config: BenchConfig, devices: Sequence[str]) -> list[CellPlan]:
+    return [CellPlan(w, m, d, config.preset_for(d)) for d in devices for w in config.workloads
+            for m in config.modes()]
+
+
+def run_child(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """Run one cell in a fresh process group, so that a timeout also ends compile workers it started."""
+    proc = subprocess.Popen([sys.executable, "-m", "envdoctor.bench.cell", json.dumps(spec)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, errors="replace",
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return {"status": "timeout", "reason": f"did not finish within {timeout_s:g} s"}
+    except BaseException:  # Ctrl-C: the child is in its own session and would not get the signal
+        _kill_group(proc)
+        raise
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            result: dict[str, Any] = json.loads(line[len(MARKER):])
+            return result
+    killed_by = signal_name(proc.returncode)
+    tail = (stderr.strip().splitlines() or ["no output"])[-1]
+    if killed_by:
+        return {"status": "crashed", "reason": f"the cell's process was killed by {killed_by}: {tail}"}
+    return {"status": "error", "reason": f"the cell's process exited with status {proc.returncode}: {tail}"}
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()
+
+
+class BenchRun:
+    """The cells of one run and their results so far; `cells` stays readable after Ctrl-C."""
+
+    def __init__(self, config: BenchConfig, devices: Sequence[str], kb: Knowledge) -> None:
+        self.config = config
+        self.kb = kb
+        self.plans = plan_cells(config, devices)
+        self.cells: list[CellResult] = []
+
+    def run(self, on_start: Callable[[int, int, CellPlan], None] = lambda i, n, p: None,
+            on_cell: Callable[[list[CellResult]], None] = lambda cells: None) -> list[CellResult]:
+        total = len(self.plans) * self.config.repeat
+        by_key: dict[str, CellResult] = {}
+        index = 0
+        for round_number in range(self.config.repeat):
+            for plan in self.plans:
+                index += 1
+                previous = by_key.get(plan.key)
+                if previous is not None and previous.status != "ok":
+                    continue  # a cell that failed is not run again in later rounds
+                on_start(index, total, plan)
+                batch = previous.batch_size if previous else PRESET_SIZES[plan.workload][plan.preset]["batch"]
+                raw = self._run_cell(plan, batch)
+                while raw["status"] == "oom" and self.config.auto_batch and batch > 1 and previous is None:
+                    batch //= 2
+                    raw = self._run_cell(plan, batch)
+                cell = previous or CellResult(plan.workload, plan.mode.name, plan.device, plan.preset, batch)
+                if previous is None:
+                    self.cells.append(cell)
+                    by_key[plan.key] = cell
+                self._merge(cell, raw, first_round=round_number == 0)
+                self._compare_with_eager()
+                on_cell(self.cells)
+        return self.cells
+
+    def _run_cell(self, plan: CellPlan, batch: int) -> dict[str, Any]:
+        sizes = {**PRESET_SIZES[plan.workload][plan.preset], "batch": batch}
+        spec = {"workload": plan.workload, "mode_name": plan.mode.name, "compile": plan.mode.compile,
+                "amp": plan.mode.amp, "device": plan.device, "sizes": sizes, "compile_mode": self.config.compile_mode,
+                "amp_dtype": self.config.amp_dtype, "warmup_steps": self.config.warmup_steps,
+                "min_steps": self.config.min_steps, "min_time_s": self.config.min_time_s, "seed": SEED}
+        return run_child(spec, self.config.timeout_s)
+
+    def _merge(self, cell: CellResult, raw: dict[str, Any], first_round: bool) -> None:
+        cell.status, cell.reason = raw["status"], raw.get("reason")
+        if raw.get("peak_rss_bytes") is not None:
+            cell.peak_rss_bytes = max(cell.peak_rss_bytes or 0, raw["peak_rss_bytes"])
+        times = raw.get("step_times_s") or []
+        if not times:
+            return
+        cell.step_times_s.extend(times)
+        cell.round_medians_s.append(StepStats.of(times).median_s)
+        stats = cell.stats = StepStats.of(cell.step_times_s)
+        if first_round:
+            cell.flops_per_step = raw.get("flops_per_step")
+            cell.loss_check = raw.get("loss_check")
+            cell.settings = raw.get("settings", {})
+            cell.device_name = raw.get("device_name")
+            if cell.mode.startswith("compile"):
+                cell.compile_s = max(0.0, raw["first_step_s"] - stats.median_s)
+        for name in ("peak_allocated_bytes", "peak_reserved_bytes"):
+            if raw.get(name) is not None:
+                setattr(cell, name, max(getattr(cell, name) or 0, raw[name]))
+        cell.samples_per_s = raw["samples_per_step"] / stats.median_s
+        cell.tokens_per_s = raw["tokens_per_step"] / stats.median_s if raw.get("tokens_per_step") else None
+        if cell.flops_per_step:
+            cell.achieved_tflops = cell.flops_per_step / stats.median_s / 1e12
+        self._mfu(cell)
+
+    def _mfu(self, cell: CellResult) -> None:
+        dtype = cell.settings.get("dtype", "float32")
+        if cell.device_name is None:
+            cell.mfu_unknown_reason = f"no peak FLOP/s table for {cell.device.split(':')[0]} devices"
+            return
+        peak = self.kb.peak_flops(cell.device_name, dtype)
+        if peak is None:
+            cell.mfu_unknown_reason = f"no sourced dense {dtype} peak for {cell.device_name}"
+            return
+        cell.peak_tflops, cell.peak_source = peak.tflops, f"{peak.device}: {peak.source}"
+        cell.mfu = cell.achieved_tflops / peak.tflops if cell.achieved_tflops is not None else None
+
+    def _compare_with_eager(self) -> None:
+        eager = {(c.workload, c.device): c for c in self.cells if c.mode == "eager" and c.stats}
+        for cell in self.cells:
+            base = eager.get((cell.workload, cell.device))
+            if base is None or cell.stats is None or base.stats is None:
+                continue
+            cell.speedup_vs_eager = base.stats.median_s / cell.stats.median_s
+            if cell.peak_memory_bytes and base.peak_memory_bytes:
+                cell.memory_ratio_vs_eager = cell.peak_memory_bytes / base.peak_memory_bytes

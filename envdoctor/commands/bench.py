@@ -1,0 +1,115 @@
+"""`envdoctor bench`: train the reference workloads on every device and report how fast, in each mode."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from envdoctor.bench.config import AMP_DTYPES, COMPILE_MODES, PRESETS, WORKLOADS, BenchConfig, ConfigError
+from envdoctor.bench.fingerprint import fingerprint, git_commit
+from envdoctor.bench.results import CellResult, bench_document, write_atomic
+from envdoctor.bench.runner import BenchRun, available_devices, select_devices
+from envdoctor.check import CheckOptions, run_check
+from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.knowledge import knowledge
+from envdoctor.render.bench_table import bench_progress, render_bench
+from envdoctor.render.console import make_console, status
+from envdoctor.render.json_doc import dumps
+
+BENCH_PIPE_WIDTH = 140  # the results table is wide; logs and files do not wrap
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "bench",
+        help="train reference workloads (MLP, CNN, transformer) and measure throughput, memory and MFU",
+        description="Train the reference workloads on synthetic data, each workload x mode x device in its own "
+                    "child process, and report throughput, step-time spread, peak memory, compile time, "
+                    "achieved FLOP/s and MFU. Eager always runs; --compile and --amp add modes.",
+        epilog=EXIT_CODES_HELP + "\n  (bench: a failed cell is recorded in the results; it does not fail the run)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--workload", type=_list, default=list(WORKLOADS), metavar="LIST",
+                        help=f"comma-separated, from {','.join(WORKLOADS)} (default: all)")
+    parser.add_argument("--device", type=_list, default=None, metavar="LIST",
+                        help="cpu, cuda (every GPU), cuda:N, mps; comma-separated (default: every available device)")
+    parser.add_argument("--preset", choices=PRESETS, help="sizes (default: reference on a GPU, tiny elsewhere)")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile cells")
+    parser.add_argument("--compile-mode", choices=COMPILE_MODES, default="default")
+    parser.add_argument("--amp", action="store_true", help="add autocast cells (and compile+AMP with --compile)")
+    parser.add_argument("--amp-dtype", choices=AMP_DTYPES, help="default: bfloat16 where supported, else float16")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds of every cell (default 1)")
+    parser.add_argument("--min-time", type=float, default=1.0, metavar="SECONDS",
+                        help="least measured time per cell and round (default 1)")
+    parser.add_argument("--warmup", type=int, default=3, metavar="STEPS", help="warm-up steps (default 3)")
+    parser.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS", help="per cell (default 900)")
+    parser.add_argument("--auto-batch", action="store_true", help="on out-of-memory, halve the batch and retry")
+    parser.add_argument("--output", type=Path, metavar="FILE",
+                        help="write the results document here, after every finished cell")
+    parser.add_argument("--json", action="store_true", help="print the results document instead of the table")
+    parser.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    try:
+        return BenchConfig(workloads=tuple(args.workload), devices=tuple(args.device) if args.device else None,
+                           preset=args.preset, compile=args.compile, amp=args.amp, compile_mode=args.compile_mode,
+                           amp_dtype=args.amp_dtype, repeat=args.repeat, min_time_s=args.min_time,
+                           warmup_steps=args.warmup, timeout_s=args.timeout, auto_batch=args.auto_batch)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    with status("Probing this machine…"):
+        facts = run_check(CheckOptions())
+    if facts.torch.status != "ok":
+        raise UsageError(f"bench needs a torch that imports ({facts.torch.status}); install it with "
+                         "`pip install 'envdoctor[bench]'` and see `envdoctor check`")
+    try:
+        devices = select_devices(config.devices, available_devices(facts.torch))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    print_ = fingerprint(facts, git_commit())
+    bench = BenchRun(config, devices, knowledge())
+    config_plain = {**dataclasses.asdict(config), "devices": devices,
+                    "presets": {d: config.preset_for(d) for d in devices}}
+
+    def document(complete: bool, interrupted: bool) -> dict[str, Any]:
+        return bench_document(bench.cells, config_plain, print_, created, complete, interrupted)
+
+    def save(cells: list[CellResult], complete: bool = False, interrupted: bool = False) -> None:
+        if args.output is not None:
+            write_atomic(args.output, document(complete, interrupted))
+
+    interrupted = False
+    with bench_progress(len(bench.plans) * config.repeat) as advance:
+        try:
+            bench.run(on_start=lambda i, n, plan: advance(i, plan.key), on_cell=save)
+        except KeyboardInterrupt:
+            interrupted = True
+    save(bench.cells, complete=not interrupted, interrupted=interrupted)
+    _report(args, bench.cells, document(not interrupted, interrupted), interrupted)
+    return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
+
+
+def _report(args: argparse.Namespace, cells: list[CellResult], document: dict[str, Any], interrupted: bool) -> None:
+    if args.json:
+        sys.stdout.write(dumps(document))
+        return
+    title = "envdoctor bench" + (" (interrupted: finished cells only)" if interrupted else "")
+    render_bench(make_console(pipe_width=BENCH_PIPE_WIDTH), cells, title)
+    if args.output is not None:
+        make_console().print(f"results: {args.output}", highlight=False)
+
+

@@ -1,0 +1,70 @@
+"""Bench progress and the results table."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Callable, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from envdoctor.bench.results import CellResult
+
+_STATUS_STYLE = {"ok": "green", "skipped": "dim"}
+
+
+@contextmanager
+def bench_progress(total: int) -> Iterator[Callable[[int, str], None]]:
+    """A progress bar on stderr (cell i of N, elapsed, ETA); one line per cell when stderr is not a terminal."""
+    console = Console(file=sys.stderr)
+    if not console.is_terminal:
+        yield lambda index, label: console.print(f"cell {index}/{total}: {label}", highlight=False)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("bench", total=total)
+
+        def advance(index: int, label: str) -> None:
+            progress.update(task, completed=index - 1, description=f"{label}")
+        yield advance
+
+
+def _bytes(n: Optional[int]) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1024**3:.2f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def _throughput(cell: CellResult) -> str:
+    if cell.tokens_per_s is not None:
+        return f"{cell.tokens_per_s:,.0f} tok/s"
+    return f"{cell.samples_per_s:,.1f} /s" if cell.samples_per_s is not None else "-"
+
+
+def bench_table(cells: Sequence[CellResult], title: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", pad_edge=False)
+    table.add_column("workload · mode · device", no_wrap=True)
+    for header in ("throughput", "speedup", "ms/step ± IQR", "peak mem", "MFU", "compile s", "status"):
+        table.add_column(header, justify="left" if header == "status" else "right", no_wrap=True)
+    for c in cells:
+        stats = c.stats
+        step = f"{stats.median_s * 1000:.2f} ± {stats.iqr_s * 1000:.2f}" if stats else "-"
+        table.add_row(f"{c.workload} · {c.mode} · {c.device}", _throughput(c),
+                      f"{c.speedup_vs_eager:.2f}x" if c.speedup_vs_eager is not None else "-", step,
+                      _bytes(c.peak_memory_bytes), f"{c.mfu:.1%}" if c.mfu is not None else "N/A",
+                      f"{c.compile_s:.1f}" if c.compile_s is not None else "-",
+                      Text(c.status, style=_STATUS_STYLE.get(c.status, "bold red")))
+    return table
+
+
+def render_bench(console: Console, cells: Sequence[CellResult], title: str) -> None:
+    console.print(bench_table(cells, title))
+    for cell in cells:
+        if cell.status != "ok":
+            style = _STATUS_STYLE.get(cell.status, "red")
+            console.print(Text(f"{cell.key}: {cell.status}: {cell.reason}", style=style), soft_wrap=True)
