@@ -62,6 +62,11 @@ class BenchConfig:
     min_steps: int = 5
     timeout_s: float = 900.0  # per cell and round, compile included
     auto_batch: bool = False  # on OOM, halve the batch and retry
+    ddp: bool = False  # add DistributedDataParallel cells and an all-reduce sweep, launched through torchrun
+    nproc: int = 2  # DDP processes on the CPU (a GPU machine runs one per GPU)
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: Optional[str] = None  # HOST:PORT of the rendezvous, for several nodes
     extra: dict[str, str] = field(default_factory=dict)  # free-form labels written into the results
 
     def __post_init__(self) -> None:
@@ -82,6 +87,12 @@ class BenchConfig:
             raise ConfigError("--repeat must be at least 1, warm-up at least 1 step and at least 2 timed steps")
         if self.min_time_s < 0 or self.timeout_s <= 0:
             raise ConfigError("--min-time must be 0 or more and --timeout more than 0")
+        if not self.ddp and (self.nproc != 2 or self.nnodes != 1 or self.rdzv_endpoint or self.node_rank):
+            raise ConfigError("--nproc, --nnodes, --node-rank and --rdzv-endpoint need --ddp")
+        if self.nproc < 1 or self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:
+            raise ConfigError("--nproc and --nnodes must be at least 1, and --node-rank below --nnodes")
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ConfigError("--nnodes above 1 needs --rdzv-endpoint HOST:PORT")
 
     def modes(self) -> tuple[Mode, ...]:
         modes = [Mode(False, False)]

@@ -70,6 +70,13 @@ class CellResult:
     loss_check: Optional[dict[str, Any]] = None
     settings: dict[str, Any] = field(default_factory=dict)
     device_name: Optional[str] = None
+    # DDP cells: one process per rank, each with its own batch (weak scaling)
+    world_size: Optional[int] = None
+    per_rank_medians_s: list[float] = field(default_factory=list)
+    per_rank_peak_allocated_bytes: list[Optional[int]] = field(default_factory=list)
+    global_samples_per_s: Optional[float] = None
+    scaling_speedup: Optional[float] = None  # global throughput / the single-process cell's (T_N / T_1)
+    scaling_efficiency: Optional[float] = None  # T_N / (N * T_1)
 
     @property
     def key(self) -> str:
@@ -90,8 +97,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass
+class SweepResult:
+    """An all-reduce sweep across the DDP processes of one device kind."""
+
+    device: str  # "cpu-ddp2", "cuda-ddp8"
+    status: str
+    reason: Optional[str]
+    backend: Optional[str] = None
+    world_size: Optional[int] = None
+    rows: list[dict[str, float]] = field(default_factory=list)  # bytes, time_s, algbw_gbps, busbw_gbps
+    topology: list[dict[str, Any]] = field(default_factory=list)  # per GPU: NVLink links, PCIe link
+
+
 def bench_document(cells: Sequence[CellResult], config: dict[str, Any], fingerprint: dict[str, Any],
-                   created: str, complete: bool, interrupted: bool) -> dict[str, Any]:
+                   created: str, complete: bool, interrupted: bool,
+                   sweeps: Sequence[SweepResult] = ()) -> dict[str, Any]:
     from envdoctor import __version__
 
     return {
@@ -104,6 +125,7 @@ def bench_document(cells: Sequence[CellResult], config: dict[str, Any], fingerpr
         "config": config,
         "fingerprint": fingerprint,
         "cells": [{**_plain(c), "key": c.key} for c in cells],
+        "allreduce": [_plain(s) for s in sweeps],
     }
 
 

@@ -13,7 +13,8 @@ from typing import Any, Optional
 
 from envdoctor.bench.cell import MARKER
 from envdoctor.bench.config import PRESET_SIZES, BenchConfig, Mode
-from envdoctor.bench.results import CellResult, StepStats
+from envdoctor.bench.ddp import CPU_SWEEP_BYTES, GPU_SWEEP_BYTES, Launch, run_torchrun
+from envdoctor.bench.results import CellResult, StepStats, SweepResult, quantile
 from envdoctor.facts import TorchRuntime
 from envdoctor.knowledge import Knowledge
 from envdoctor.probe.torch_runtime import signal_name
@@ -25,12 +26,17 @@ SEED = 0
 class CellPlan:
     workload: str
     mode: Mode
-    device: str
+    device: str  # "cpu", "cuda:0"; for DDP the device kind, "cpu" or "cuda"
     preset: str
+    world: int = 0  # DDP: processes on this node (0: not a DDP cell)
+
+    @property
+    def label(self) -> str:
+        return f"{self.device}-ddp{self.world}" if self.world else self.device
 
     @property
     def key(self) -> str:
-        return f"{self.workload}/{self.mode.name}/{self.device}"
+        return f"{self.workload}/{self.mode.name}/{self.label}"
 
 
 def available_devices(runtime: TorchRuntime) -> list[str]:
@@ -54,9 +60,25 @@ def select_devices(asked: Optional[Sequence[str]], available: Sequence[str]) -> 
     return chosen
 
 
+def ddp_kinds(config: BenchConfig, devices: Sequence[str]) -> list[tuple[str, int]]:
+    """(device kind, processes per node) for DDP: one per GPU when GPUs were chosen, `nproc` on the CPU."""
+    if not config.ddp:
+        return []
+    kinds = []
+    gpus = [d for d in devices if d.startswith("cuda:")]
+    if gpus:
+        kinds.append(("cuda", len(gpus)))
+    if "cpu" in devices:
+        kinds.append(("cpu", config.nproc))
+    return kinds
+
+
 def plan_cells(config: BenchConfig, devices: Sequence[str]) -> list[CellPlan]:
-    return [CellPlan(w, m, d, config.preset_for(d)) for d in devices for w in config.workloads
-            for m in config.modes()]
+    plans = [CellPlan(w, m, d, config.preset_for(d)) for d in devices for w in config.workloads
+             for m in config.modes()]
+    plans += [CellPlan(w, m, kind, config.preset_for(kind), nproc) for kind, nproc in ddp_kinds(config, devices)
+              for w in config.workloads for m in config.modes()]
+    return plans
 
 
 def run_child(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
@@ -94,15 +116,24 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 class BenchRun:
     """The cells of one run and their results so far; `cells` stays readable after Ctrl-C."""
 
-    def __init__(self, config: BenchConfig, devices: Sequence[str], kb: Knowledge) -> None:
+    def __init__(self, config: BenchConfig, devices: Sequence[str], kb: Knowledge,
+                 topology: Sequence[dict[str, Any]] = ()) -> None:
         self.config = config
         self.kb = kb
         self.plans = plan_cells(config, devices)
+        self.sweep_kinds = ddp_kinds(config, devices)
+        self.topology = list(topology)
         self.cells: list[CellResult] = []
+        self.sweeps: list[SweepResult] = []
 
-    def run(self, on_start: Callable[[int, int, CellPlan], None] = lambda i, n, p: None,
+    @property
+    def total(self) -> int:
+        """Launches in the whole run: every cell in every round, then one sweep per DDP device kind."""
+        return len(self.plans) * self.config.repeat + len(self.sweep_kinds)
+
+    def run(self, on_start: Callable[[int, int, str], None] = lambda i, n, label: None,
             on_cell: Callable[[list[CellResult]], None] = lambda cells: None) -> list[CellResult]:
-        total = len(self.plans) * self.config.repeat
+        total = self.total
         by_key: dict[str, CellResult] = {}
         index = 0
         for round_number in range(self.config.repeat):
@@ -111,28 +142,76 @@ class BenchRun:
                 previous = by_key.get(plan.key)
                 if previous is not None and previous.status != "ok":
                     continue  # a cell that failed is not run again in later rounds
-                on_start(index, total, plan)
+                on_start(index, total, plan.key)
                 batch = previous.batch_size if previous else PRESET_SIZES[plan.workload][plan.preset]["batch"]
-                raw = self._run_cell(plan, batch)
+                if plan.world and plan.device == "cuda" and plan.world * self.config.nnodes < 2:
+                    raw = {"status": "skipped", "reason": "DDP on GPUs needs two or more; this machine has one"}
+                else:
+                    raw = self._run_cell(plan, batch)
                 while raw["status"] == "oom" and self.config.auto_batch and batch > 1 and previous is None:
                     batch //= 2
                     raw = self._run_cell(plan, batch)
-                cell = previous or CellResult(plan.workload, plan.mode.name, plan.device, plan.preset, batch)
+                cell = previous or CellResult(plan.workload, plan.mode.name, plan.label, plan.preset, batch)
                 if previous is None:
                     self.cells.append(cell)
                     by_key[plan.key] = cell
-                self._merge(cell, raw, first_round=round_number == 0)
+                if plan.world:
+                    self._merge_ddp(cell, raw, plan)
+                else:
+                    self._merge(cell, raw, first_round=round_number == 0)
                 self._compare_with_eager()
                 on_cell(self.cells)
+        for kind, nproc in self.sweep_kinds:
+            index += 1
+            on_start(index, total, f"all-reduce sweep {kind}-ddp{nproc * self.config.nnodes}")
+            self.sweeps.append(self._sweep(kind, nproc))
+            on_cell(self.cells)
         return self.cells
+
+    def _launch(self, nproc: int) -> Launch:
+        return Launch(nproc, self.config.nnodes, self.config.node_rank, self.config.rdzv_endpoint)
+
+    def _sweep(self, kind: str, nproc: int) -> SweepResult:
+        world = nproc * self.config.nnodes
+        label = f"{kind}-ddp{world}"
+        if kind == "cuda" and world < 2:
+            return SweepResult(label, "skipped", "an all-reduce needs two or more GPUs; this machine has one")
+        sizes = GPU_SWEEP_BYTES if kind == "cuda" else CPU_SWEEP_BYTES
+        raw = run_torchrun({"device": kind, "sweep_sizes": sizes}, self._launch(nproc), self.config.timeout_s)
+        return SweepResult(label, raw["status"], raw.get("reason"), raw.get("backend"), raw.get("world_size"),
+                           raw.get("sweep", []), self.topology if kind == "cuda" else [])
 
     def _run_cell(self, plan: CellPlan, batch: int) -> dict[str, Any]:
         sizes = {**PRESET_SIZES[plan.workload][plan.preset], "batch": batch}
-        spec = {"workload": plan.workload, "mode_name": plan.mode.name, "compile": plan.mode.compile,
+        spec: dict[str, Any] = {"workload": plan.workload, "mode_name": plan.mode.name, "compile": plan.mode.compile,
                 "amp": plan.mode.amp, "device": plan.device, "sizes": sizes, "compile_mode": self.config.compile_mode,
                 "amp_dtype": self.config.amp_dtype, "warmup_steps": self.config.warmup_steps,
                 "min_steps": self.config.min_steps, "min_time_s": self.config.min_time_s, "seed": SEED}
+        if plan.world:
+            return run_torchrun(spec, self._launch(plan.world), self.config.timeout_s)
         return run_child(spec, self.config.timeout_s)
+
+    def _merge_ddp(self, cell: CellResult, raw: dict[str, Any], plan: CellPlan) -> None:
+        """Each rank's median step time; the cell's is the p50 across ranks."""
+        cell.status, cell.reason = raw["status"], raw.get("reason")
+        ranks = raw.get("ranks") or []
+        if not ranks:
+            return
+        cell.world_size = raw["world_size"]
+        cell.settings = {"backend": raw.get("backend"), "processes_per_node": plan.world,
+                         "nodes": self.config.nnodes, "launcher": "torchrun"}
+        for rank in ranks:
+            cell.step_times_s.extend(rank["times"])
+            cell.per_rank_medians_s.append(StepStats.of(rank["times"]).median_s)
+            cell.per_rank_peak_allocated_bytes.append(rank.get("peak_allocated_bytes"))
+        cell.stats = StepStats.of(cell.step_times_s)
+        median = quantile(sorted(cell.per_rank_medians_s), 0.5)
+        cell.round_medians_s.append(median)
+        cell.samples_per_s = raw["samples_per_step"] / median  # per rank
+        cell.global_samples_per_s = cell.samples_per_s * cell.world_size
+        cell.tokens_per_s = raw["tokens_per_step"] * cell.world_size / median if raw.get("tokens_per_step") else None
+        allocated = [b for b in cell.per_rank_peak_allocated_bytes if b is not None]
+        cell.peak_allocated_bytes = max(allocated) if allocated else None
 
     def _merge(self, cell: CellResult, raw: dict[str, Any], first_round: bool) -> None:
         cell.status, cell.reason = raw["status"], raw.get("reason")
@@ -173,6 +252,13 @@ class BenchRun:
         cell.mfu = cell.achieved_tflops / peak.tflops if cell.achieved_tflops is not None else None
 
     def _compare_with_eager(self) -> None:
+        single = {(c.workload, c.mode, c.device.split(":")[0]): c for c in self.cells
+                  if c.world_size is None and c.samples_per_s}
+        for cell in self.cells:
+            base = single.get((cell.workload, cell.mode, cell.device.split("-ddp")[0]))
+            if cell.world_size and cell.global_samples_per_s and base is not None and base.samples_per_s:
+                cell.scaling_speedup = cell.global_samples_per_s / base.samples_per_s
+                cell.scaling_efficiency = cell.scaling_speedup / cell.world_size
         eager = {(c.workload, c.device): c for c in self.cells if c.mode == "eager" and c.stats}
         for cell in self.cells:
             base = eager.get((cell.workload, cell.device))

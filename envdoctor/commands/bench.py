@@ -11,12 +11,12 @@ from typing import Any
 
 from envdoctor.bench.config import AMP_DTYPES, COMPILE_MODES, PRESETS, WORKLOADS, BenchConfig, ConfigError
 from envdoctor.bench.fingerprint import fingerprint, git_commit
-from envdoctor.bench.results import CellResult, bench_document, write_atomic
+from envdoctor.bench.results import CellResult, SweepResult, bench_document, write_atomic
 from envdoctor.bench.runner import BenchRun, available_devices, select_devices
 from envdoctor.check import CheckOptions, run_check
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.knowledge import knowledge
-from envdoctor.render.bench_table import bench_progress, render_bench
+from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
 from envdoctor.render.console import make_console, status
 from envdoctor.render.json_doc import dumps
 
@@ -52,6 +52,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--warmup", type=int, default=3, metavar="STEPS", help="warm-up steps (default 3)")
     parser.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS", help="per cell (default 900)")
     parser.add_argument("--auto-batch", action="store_true", help="on out-of-memory, halve the batch and retry")
+    parser.add_argument("--ddp", action="store_true",
+                        help="add DistributedDataParallel cells (torchrun: one process per GPU, or --nproc on the "
+                             "CPU) and an all-reduce sweep")
+    parser.add_argument("--nproc", type=int, default=2, metavar="N", help="DDP processes on the CPU (default 2)")
+    parser.add_argument("--nnodes", type=int, default=1, metavar="N", help="DDP: nodes taking part (default 1)")
+    parser.add_argument("--node-rank", type=int, default=0, metavar="R", help="DDP: this node's rank (default 0)")
+    parser.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="DDP across nodes: torchrun's rendezvous")
     parser.add_argument("--output", type=Path, metavar="FILE",
                         help="write the results document here, after every finished cell")
     parser.add_argument("--json", action="store_true", help="print the results document instead of the table")
@@ -63,7 +70,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         return BenchConfig(workloads=tuple(args.workload), devices=tuple(args.device) if args.device else None,
                            preset=args.preset, compile=args.compile, amp=args.amp, compile_mode=args.compile_mode,
                            amp_dtype=args.amp_dtype, repeat=args.repeat, min_time_s=args.min_time,
-                           warmup_steps=args.warmup, timeout_s=args.timeout, auto_batch=args.auto_batch)
+                           warmup_steps=args.warmup, timeout_s=args.timeout, auto_batch=args.auto_batch,
+                           ddp=args.ddp, nproc=args.nproc, nnodes=args.nnodes, node_rank=args.node_rank,
+                           rdzv_endpoint=args.rdzv_endpoint)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -81,34 +90,39 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     print_ = fingerprint(facts, git_commit())
-    bench = BenchRun(config, devices, knowledge())
+    topology = [{"gpu": g.index, "name": g.name, "nvlink_active_links": g.nvlink_active_links,
+                 "pcie": f"gen{g.pcie_gen} x{g.pcie_width}" if g.pcie_gen else None} for g in facts.nvidia.gpus]
+    bench = BenchRun(config, devices, knowledge(), topology)
     config_plain = {**dataclasses.asdict(config), "devices": devices,
                     "presets": {d: config.preset_for(d) for d in devices}}
 
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
-        return bench_document(bench.cells, config_plain, print_, created, complete, interrupted)
+        return bench_document(bench.cells, config_plain, print_, created, complete, interrupted, bench.sweeps)
 
     def save(cells: list[CellResult], complete: bool = False, interrupted: bool = False) -> None:
         if args.output is not None:
             write_atomic(args.output, document(complete, interrupted))
 
     interrupted = False
-    with bench_progress(len(bench.plans) * config.repeat) as advance:
+    with bench_progress(bench.total) as advance:
         try:
-            bench.run(on_start=lambda i, n, plan: advance(i, plan.key), on_cell=save)
+            bench.run(on_start=lambda i, n, label: advance(i, label), on_cell=save)
         except KeyboardInterrupt:
             interrupted = True
     save(bench.cells, complete=not interrupted, interrupted=interrupted)
-    _report(args, bench.cells, document(not interrupted, interrupted), interrupted)
+    _report(args, bench.cells, bench.sweeps, document(not interrupted, interrupted), interrupted)
     return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
 
 
-def _report(args: argparse.Namespace, cells: list[CellResult], document: dict[str, Any], interrupted: bool) -> None:
+def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[SweepResult], document: dict[str, Any],
+            interrupted: bool) -> None:
     if args.json:
         sys.stdout.write(dumps(document))
         return
     title = "envdoctor bench" + (" (interrupted: finished cells only)" if interrupted else "")
-    render_bench(make_console(pipe_width=BENCH_PIPE_WIDTH), cells, title)
+    console = make_console(pipe_width=BENCH_PIPE_WIDTH)
+    render_bench(console, cells, title)
+    render_sweeps(console, sweeps)
     if args.output is not None:
         make_console().print(f"results: {args.output}", highlight=False)
 

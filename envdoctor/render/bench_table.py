@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from envdoctor.bench.results import CellResult
+from envdoctor.bench.results import CellResult, SweepResult
 
 _STATUS_STYLE = {"ok": "green", "skipped": "dim"}
 
@@ -41,9 +41,11 @@ def _bytes(n: Optional[int]) -> str:
 
 
 def _throughput(cell: CellResult) -> str:
+    """Tokens/s for the transformer, else samples/s; global (all ranks) for DDP cells."""
     if cell.tokens_per_s is not None:
         return f"{cell.tokens_per_s:,.0f} tok/s"
-    return f"{cell.samples_per_s:,.1f} /s" if cell.samples_per_s is not None else "-"
+    samples = cell.global_samples_per_s if cell.global_samples_per_s is not None else cell.samples_per_s
+    return f"{samples:,.1f} /s" if samples is not None else "-"
 
 
 def bench_table(cells: Sequence[CellResult], title: str) -> Table:
@@ -65,6 +67,32 @@ def bench_table(cells: Sequence[CellResult], title: str) -> Table:
 def render_bench(console: Console, cells: Sequence[CellResult], title: str) -> None:
     console.print(bench_table(cells, title))
     for cell in cells:
+        if cell.world_size and cell.samples_per_s is not None:
+            scaling = (f", weak-scaling speedup {cell.scaling_speedup:.2f}x, efficiency {cell.scaling_efficiency:.0%}"
+                       if cell.scaling_speedup is not None and cell.scaling_efficiency is not None else "")
+            console.print(f"{cell.key}: {cell.world_size} ranks, {cell.samples_per_s:,.1f} samples/s per rank"
+                          f"{scaling}", highlight=False, soft_wrap=True)
+    for cell in cells:
         if cell.status != "ok":
             style = _STATUS_STYLE.get(cell.status, "red")
             console.print(Text(f"{cell.key}: {cell.status}: {cell.reason}", style=style), soft_wrap=True)
+
+
+def render_sweeps(console: Console, sweeps: Sequence[SweepResult]) -> None:
+    """DDP scaling is in the cells; the all-reduce sweep shows whether the interconnect explains it."""
+    for sweep in sweeps:
+        if sweep.status != "ok":
+            console.print(Text(f"all-reduce {sweep.device}: {sweep.status}: {sweep.reason}", style="red"),
+                          soft_wrap=True)
+            continue
+        table = Table(title=f"all-reduce {sweep.device} ({sweep.backend}), busbw = algbw x 2(n-1)/n",
+                      title_justify="left", title_style="bold", pad_edge=False)
+        for header in ("bytes", "time us", "algbw GB/s", "busbw GB/s"):
+            table.add_column(header, justify="right", no_wrap=True)
+        for row in sweep.rows:
+            table.add_row(f"{int(row['bytes']):,}", f"{row['time_s'] * 1e6:,.1f}", f"{row['algbw_gbps']:.3f}",
+                          f"{row['busbw_gbps']:.3f}")
+        console.print(table)
+        for gpu in sweep.topology:
+            console.print(f"GPU {gpu['gpu']} {gpu['name']}: NVLink links {gpu['nvlink_active_links']}, "
+                          f"PCIe {gpu['pcie']}", highlight=False)

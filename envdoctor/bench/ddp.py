@@ -1,0 +1,98 @@
+"""DDP cells and the all-reduce sweep, launched through torchrun (torch.distributed.run), never a launcher of
+envdoctor's own. Every process a launch started is ended when it fails or runs out of time."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import psutil
+
+from envdoctor.bench.ddp_worker import MARKER, STARTED
+from envdoctor.probe.torch_runtime import signal_name
+
+GPU_SWEEP_BYTES = [8 * 4**k for k in range(13)] + [256 * 1024**2]  # 8 B to 256 MB
+CPU_SWEEP_BYTES = [8 * 4**k for k in range(11)] + [16 * 1024**2]  # 8 B to 16 MB
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How torchrun starts the ranks: one node (`--standalone`) or a rendezvous across nodes."""
+
+    nproc: int
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: Optional[str] = None
+
+    def argv(self, spec: dict[str, Any]) -> list[str]:
+        argv = [sys.executable, "-m", "torch.distributed.run"]
+        if self.nnodes == 1 and self.rdzv_endpoint is None:
+            argv.append("--standalone")
+        else:
+            argv += ["--nnodes", str(self.nnodes), "--node-rank", str(self.node_rank), "--rdzv-backend", "c10d",
+                     "--rdzv-endpoint", str(self.rdzv_endpoint)]
+        return [*argv, "--nproc-per-node", str(self.nproc), "-m", "envdoctor.bench.ddp_worker", json.dumps(spec)]
+
+
+def kill_tree(pid: int) -> None:
+    """End a process and every descendant (torchrun's ranks, inductor's compile workers)."""
+    try:
+        parent = psutil.Process(pid)
+        processes = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(processes, timeout=10)
+
+
+def _failure(returncode: int, stderr: str) -> dict[str, Any]:
+    """A status and a one-line reason from torchrun's report of a failed launch: its "Root Cause" section names
+    the rank that failed first (the others are listed as ended by torchrun's SIGTERM)."""
+    stderr = stderr.split("Root Cause", 1)[1] if "Root Cause" in stderr else stderr
+    signal_match = re.search(r"Signal (\d+) \((SIG\w+)\)|exitcode\s*:\s*-(\d+)", stderr)
+    rank_match = re.search(r"rank\s*:\s*(\d+)", stderr)
+    rank = f"rank {rank_match.group(1)}" if rank_match else "a rank"
+    if signal_match:
+        name = signal_match.group(2) or signal_name(-int(signal_match.group(3)))
+        return {"status": "crashed", "reason": f"{rank} was killed by {name}"}
+    if re.search(r"[Rr]endezvous\w*(Error|Timeout|Closed)|rendezvous", stderr):
+        lines = [line for line in stderr.splitlines() if "endezvous" in line]
+        return {"status": "error", "reason": f"rendezvous failed: {lines[-1].strip()[:300] if lines else ''}"}
+    exit_match = re.search(r"exitcode\s*:\s*(\d+)", stderr)
+    if exit_match:
+        return {"status": "error", "reason": f"{rank} exited with status {exit_match.group(1)}"}
+    tail = (stderr.strip().splitlines() or ["no output"])[-1]
+    return {"status": "error", "reason": f"torchrun exited with status {returncode}: {tail[:300]}"}
+
+
+def run_torchrun(spec: dict[str, Any], launch: Launch, timeout_s: float) -> dict[str, Any]:
+    proc = subprocess.Popen(launch.argv(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        _, stderr = proc.communicate()
+        started = sorted({int(m) for m in re.findall(re.escape(STARTED) + r"(\d+)", stderr)})
+        if not started:
+            return {"status": "timeout", "reason": f"no rank started within {timeout_s:g} s: the rendezvous never "
+                                                   "completed (are the other nodes up, and is the endpoint right?)"}
+        return {"status": "timeout", "reason": f"the ranks did not finish within {timeout_s:g} s (ranks "
+                                               f"{', '.join(map(str, started))} started): a hung rank?"}
+    except BaseException:
+        kill_tree(proc.pid)
+        raise
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            result: dict[str, Any] = json.loads(line[len(MARKER):])
+            return result
+    if launch.node_rank > 0 and proc.returncode == 0:
+        return {"status": "ok", "reason": "results are reported on node 0", "ranks": []}
+    return _failure(proc.returncode, stderr)

@@ -1,0 +1,103 @@
+"""DDP through torchrun: real 2-process gloo runs on the CPU, the all-reduce sweep, and each fault."""
+
+from __future__ import annotations
+
+import os
+import socket
+from importlib import util
+
+import psutil
+import pytest
+
+from envdoctor.bench.config import BenchConfig, ConfigError
+from envdoctor.bench.ddp import Launch, run_torchrun
+from envdoctor.bench.results import CellResult
+from envdoctor.bench.runner import BenchRun, plan_cells
+from envdoctor.knowledge import knowledge
+
+needs_torch = pytest.mark.skipif(util.find_spec("torch") is None, reason="needs torch")
+QUICK = {"min_time_s": 0.2, "warmup_steps": 2, "min_steps": 3}
+SPEC = {"workload": "mlp", "compile": False, "amp": False, "device": "cpu", "sizes": {"batch": 16},
+        "compile_mode": "default", "amp_dtype": None, "warmup_steps": 2, "min_steps": 3, "min_time_s": 0.1, "seed": 0}
+
+
+def leftover_ranks() -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any("envdoctor.bench.ddp_worker" in part for part in process.info["cmdline"] or ()):
+            found.append(process)
+    return found
+
+
+def test_ddp_plans_and_flags() -> None:
+    config = BenchConfig(workloads=("mlp",), ddp=True, nproc=3)
+    assert [p.key for p in plan_cells(config, ["cuda:0", "cuda:1", "cpu"])] == [
+        "mlp/eager/cuda:0", "mlp/eager/cuda:1", "mlp/eager/cpu", "mlp/eager/cuda-ddp2", "mlp/eager/cpu-ddp3"]
+    with pytest.raises(ConfigError, match="need --ddp"):
+        BenchConfig(nproc=4)
+    with pytest.raises(ConfigError, match="--rdzv-endpoint"):
+        BenchConfig(ddp=True, nnodes=2)
+    launch = Launch(8, nnodes=2, node_rank=1, rdzv_endpoint="10.0.0.1:29500").argv({"x": 1})
+    assert launch[3:13] == ["--nnodes", "2", "--node-rank", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint",
+                            "10.0.0.1:29500", "--nproc-per-node", "8"]
+    assert "--standalone" in Launch(2).argv({})
+
+
+@pytest.mark.slow
+@needs_torch
+def test_two_process_gloo_runs_mlp_and_transformer_and_the_sweep() -> None:
+    run = BenchRun(BenchConfig(workloads=("mlp", "transformer"), ddp=True, **QUICK), ["cpu"],  # type: ignore[arg-type]
+                   knowledge())
+    cells = {c.key: c for c in run.run()}
+    for workload in ("mlp", "transformer"):
+        ddp: CellResult = cells[f"{workload}/eager/cpu-ddp2"]
+        assert ddp.status == "ok", ddp.reason
+        assert ddp.world_size == 2 and len(ddp.per_rank_medians_s) == 2
+        assert ddp.global_samples_per_s == pytest.approx(2 * ddp.samples_per_s)  # type: ignore[operator]
+        assert ddp.scaling_speedup is not None and ddp.scaling_efficiency == pytest.approx(ddp.scaling_speedup / 2)
+        assert ddp.settings["backend"] == "gloo"
+    assert cells["transformer/eager/cpu-ddp2"].tokens_per_s
+    (sweep,) = run.sweeps
+    assert sweep.status == "ok" and sweep.world_size == 2 and len(sweep.rows) == 12
+    assert sweep.rows[0]["bytes"] == 8 and sweep.rows[-1]["bytes"] == 16 * 1024**2
+    for row in sweep.rows:
+        assert row["busbw_gbps"] == pytest.approx(row["algbw_gbps"])  # 2(n-1)/n is 1 for two ranks
+    assert not leftover_ranks()
+
+
+@pytest.mark.slow
+@needs_torch
+@pytest.mark.parametrize(("fault", "status", "reason"), [
+    ("segfault", "crashed", "SIGSEGV"),
+    ("exit", "error", "exited with status 3"),
+    ("hang", "timeout", "did not finish within 20 s (ranks 0, 1 started): a hung rank"),
+])
+def test_a_failing_rank_ends_the_cell_and_leaves_no_process(fault: str, status: str, reason: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_BENCH_INJECT", f"ddp/rank1={fault}")
+    result = run_torchrun(SPEC, Launch(2), timeout_s=20)
+    assert result["status"] == status and reason in result["reason"], result
+    assert not leftover_ranks()
+
+
+@pytest.mark.slow
+@needs_torch
+def test_a_rendezvous_that_never_completes_times_out_cleanly() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Two nodes are expected; only this one starts, so the rendezvous never completes.
+    result = run_torchrun(SPEC, Launch(1, nnodes=2, node_rank=0, rdzv_endpoint=f"127.0.0.1:{port}"), timeout_s=15)
+    assert result["status"] == "timeout"
+    assert result["reason"].startswith("no rank started within 15 s: the rendezvous never completed")
+    assert not leftover_ranks()
+
+
+@needs_torch
+def test_gpu_ddp_on_a_machine_without_two_gpus_is_skipped() -> None:
+    run = BenchRun(BenchConfig(workloads=("mlp",), ddp=True, **QUICK), ["cuda:0"], knowledge())  # type: ignore[arg-type]
+    cells = {c.key: c for c in run.run()}
+    assert cells["mlp/eager/cuda-ddp1"].status == "skipped"
+    assert "two or more" in (cells["mlp/eager/cuda-ddp1"].reason or "")
+    assert run.sweeps[0].status == "skipped"
+    assert os.environ.get("ENVDOCTOR_BENCH_INJECT") is None
