@@ -3,7 +3,8 @@
 Usage: python benchmarks/bench_harness_overhead.py [--rounds 5] [--seconds 3]
 Both run the same model (784-512-256-10 MLP), batch (the tiny preset's 64), optimizer (AdamW) and synthetic data
 on the CPU, each in a fresh process, alternating round by round. The bare loop times its whole window with one
-pair of clock reads; envdoctor times every step. Target (issue 5): envdoctor's samples/s >= 0.97x the bare loop's.
+pair of clock reads; envdoctor times every step. Both envdoctor's figure (batch / median step) and the like-for-like
+one (samples / total timed time) are printed. Target (issue 5): envdoctor's samples/s >= 0.97x the bare loop's.
 """
 
 from __future__ import annotations
@@ -50,17 +51,23 @@ def main() -> int:
     spec = {"workload": "mlp", "mode_name": "eager", "compile": False, "amp": False, "device": "cpu",
             "sizes": {"batch": batch}, "compile_mode": "default", "amp_dtype": None, "warmup_steps": 3,
             "min_steps": 5, "min_time_s": args.seconds, "seed": 0}
-    bare, harness = [], []
+    bare, harness, harness_mean = [], [], []
     for _ in range(args.rounds):
         out = subprocess.run([sys.executable, "-c", BARE_LOOP, str(batch), str(args.seconds)], capture_output=True,
                              text=True, check=True).stdout
         bare.append(float(out.strip().splitlines()[-1]))
         cell = run_child(spec, timeout_s=300)
-        harness.append(batch / statistics.median(cell["step_times_s"]))
-    ratio = statistics.median(harness) / statistics.median(bare)
-    print(f"bare loop   samples/s median {statistics.median(bare):10.1f}  rounds {[round(v) for v in bare]}")
-    print(f"envdoctor   samples/s median {statistics.median(harness):10.1f}  rounds {[round(v) for v in harness]}")
-    print(f"ratio envdoctor/bare: {ratio:.3f} (target >= 0.97)")
+        times = cell["step_times_s"]
+        harness.append(batch / statistics.median(times))
+        harness_mean.append(batch * len(times) / sum(times))  # the bare loop's statistic: samples / total time
+    print(f"bare loop (samples / total time)  median of rounds {statistics.median(bare):10.1f}  "
+          f"{[round(v) for v in bare]}")
+    print(f"envdoctor (batch / median step)   median of rounds {statistics.median(harness):10.1f}  "
+          f"{[round(v) for v in harness]}")
+    print(f"envdoctor (samples / total time)  median of rounds {statistics.median(harness_mean):10.1f}  "
+          f"{[round(v) for v in harness_mean]}")
+    print(f"ratio envdoctor/bare: {statistics.median(harness) / statistics.median(bare):.3f} as reported, "
+          f"{statistics.median(harness_mean) / statistics.median(bare):.3f} like for like (target >= 0.97)")
     return 0
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from envdoctor.plain import to_plain
+
 BENCH_SCHEMA = "envdoctor.bench"
 BENCH_SCHEMA_VERSION = 1
 STATUSES = ("ok", "oom", "compile_error", "error", "timeout", "crashed", "skipped")
@@ -87,16 +89,6 @@ class CellResult:
         return self.peak_allocated_bytes if self.peak_allocated_bytes is not None else self.peak_rss_bytes
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 @dataclass
 class SweepResult:
     """An all-reduce sweep across the DDP processes of one device kind."""
@@ -124,8 +116,8 @@ def bench_document(cells: Sequence[CellResult], config: dict[str, Any], fingerpr
         "interrupted": interrupted,
         "config": config,
         "fingerprint": fingerprint,
-        "cells": [{**_plain(c), "key": c.key} for c in cells],
-        "allreduce": [_plain(s) for s in sweeps],
+        "cells": [{**to_plain(c), "key": c.key} for c in cells],
+        "allreduce": [to_plain(s) for s in sweeps],
     }
 
 

@@ -85,7 +85,7 @@ def render_sweeps(console: Console, sweeps: Sequence[SweepResult]) -> None:
             console.print(Text(f"all-reduce {sweep.device}: {sweep.status}: {sweep.reason}", style="red"),
                           soft_wrap=True)
             continue
-        table = Table(title=f"all-reduce {sweep.device} ({sweep.backend}), busbw = algbw x 2(n-1)/n",
+        table = Table(title=f"all-reduce {sweep.device} ({sweep.backend})", caption="busbw = algbw x 2(n-1)/n",
                       title_justify="left", title_style="bold", pad_edge=False)
         for header in ("bytes", "time us", "algbw GB/s", "busbw GB/s"):
             table.add_column(header, justify="right", no_wrap=True)

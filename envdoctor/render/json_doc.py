@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -12,21 +11,11 @@ from envdoctor.diagnose.advice import Advice
 from envdoctor.diagnose.findings import Finding
 from envdoctor.diagnose.report import Diagnosis
 from envdoctor.facts import Facts
+from envdoctor.plain import to_plain
 
 CHECK_SCHEMA = "envdoctor.check"
 CHECK_SCHEMA_VERSION = 1
 ADVICE_SCHEMA = "envdoctor.advice"
-
-
-def to_plain(value: Any) -> Any:
-    """Dataclasses, tuples and mappings as JSON's dicts and lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    return value
 
 
 def finding_plain(finding: Finding) -> dict[str, Any]:
