@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import NoReturn, Optional
 
 from envdoctor import __version__
-from envdoctor.commands import advise, bench, check
+from envdoctor.commands import advise, bench, check, compare
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 
-COMMANDS = (check, advise, bench)
+COMMANDS = (check, advise, bench, compare)
 
 
 class _Parser(argparse.ArgumentParser):

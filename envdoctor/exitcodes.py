@@ -9,6 +9,7 @@ class ExitCode(IntEnum):
     OK = 0  # the command did its work
     FINDINGS = 1  # check: an error finding (or, with --strict, a warning); advise: no release fits
     USAGE = 2  # a bad flag, value or input file; nothing was done
+    REGRESSION = 4  # compare, bench --baseline: a gate found a regression
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -16,7 +17,9 @@ EXIT_CODES_HELP = """\
 exit codes:
   0    the command did its work (check: no error finding)
   1    check found an error (with --strict: an error or a warning); advise found no fitting release
-  2    bad usage or input: an unknown flag, an invalid value, an unreadable file
+  2    bad usage or input: an unknown flag, an invalid value, an unreadable file,
+       results that cannot be compared
+  4    compare, bench --baseline: a regression beyond a gate's threshold
   130  interrupted (Ctrl-C)"""
 
 

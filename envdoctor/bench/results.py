@@ -53,6 +53,7 @@ class CellResult:
     status: str = "ok"
     reason: Optional[str] = None
     step_times_s: list[float] = field(default_factory=list)  # every timed step of every round, raw
+    round_step_counts: list[int] = field(default_factory=list)  # how many of step_times_s each round measured
     round_medians_s: list[float] = field(default_factory=list)
     stats: Optional[StepStats] = None
     samples_per_s: Optional[float] = None
@@ -83,6 +84,14 @@ class CellResult:
     @property
     def key(self) -> str:
         return f"{self.workload}/{self.mode}/{self.device}"
+
+    def rounds(self) -> list[list[float]]:
+        """The raw step times split by round (a DDP cell's rounds are its ranks)."""
+        rounds, start = [], 0
+        for count in self.round_step_counts or [len(self.step_times_s)]:
+            rounds.append(self.step_times_s[start:start + count])
+            start += count
+        return [r for r in rounds if r]
 
     @property
     def peak_memory_bytes(self) -> Optional[int]:

@@ -168,6 +168,22 @@ class BenchRun:
             on_cell(self.cells)
         return self.cells
 
+    def run_again(self, keys: Sequence[str]) -> None:
+        """One more round of the given cells, each in a fresh process, alternating between them."""
+        cells = {c.key: c for c in self.cells}
+        for plan in self.plans:
+            cell = cells.get(plan.key)
+            if plan.key not in keys or cell is None or cell.status != "ok":
+                continue
+            raw = self._run_cell(plan, cell.batch_size)
+            if plan.world:
+                self._merge_ddp(cell, raw, plan)
+            elif raw["status"] == "ok":
+                self._merge(cell, raw, first_round=False)
+            else:
+                cell.status, cell.reason = raw["status"], raw.get("reason")
+        self._compare_with_eager()
+
     def _launch(self, nproc: int) -> Launch:
         return Launch(nproc, self.config.nnodes, self.config.node_rank, self.config.rdzv_endpoint)
 
@@ -202,6 +218,7 @@ class BenchRun:
                          "nodes": self.config.nnodes, "launcher": "torchrun"}
         for rank in ranks:
             cell.step_times_s.extend(rank["times"])
+            cell.round_step_counts.append(len(rank["times"]))
             cell.per_rank_medians_s.append(StepStats.of(rank["times"]).median_s)
             cell.per_rank_peak_allocated_bytes.append(rank.get("peak_allocated_bytes"))
         cell.stats = StepStats.of(cell.step_times_s)
@@ -221,6 +238,7 @@ class BenchRun:
         if not times:
             return
         cell.step_times_s.extend(times)
+        cell.round_step_counts.append(len(times))
         cell.round_medians_s.append(StepStats.of(times).median_s)
         stats = cell.stats = StepStats.of(cell.step_times_s)
         if first_round:

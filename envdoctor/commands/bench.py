@@ -7,18 +7,21 @@ import dataclasses
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from envdoctor.bench.config import AMP_DTYPES, COMPILE_MODES, PRESETS, WORKLOADS, BenchConfig, ConfigError
 from envdoctor.bench.fingerprint import fingerprint, git_commit
 from envdoctor.bench.results import CellResult, SweepResult, bench_document, write_atomic
 from envdoctor.bench.runner import BenchRun, available_devices, select_devices
 from envdoctor.check import CheckOptions, run_check
+from envdoctor.commands.compare import add_gate_arguments, gates_from, judge, load, report
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.knowledge import knowledge
 from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
 from envdoctor.render.console import make_console, status
 from envdoctor.render.json_doc import dumps
+from envdoctor.results.load import BenchResults
+from envdoctor.results.pytest_benchmark import export
 
 BENCH_PIPE_WIDTH = 140  # the results table is wide; logs and files do not wrap
 
@@ -62,6 +65,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--output", type=Path, metavar="FILE",
                         help="write the results document here, after every finished cell")
     parser.add_argument("--json", action="store_true", help="print the results document instead of the table")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="compare with this results document and exit 4 on a regression (tripped cells are "
+                             "run once more before the verdict)")
+    parser.add_argument("--save-baseline", type=Path, metavar="FILE", help="write the results here as a baseline")
+    parser.add_argument("--export-pytest-benchmark", type=Path, metavar="FILE",
+                        help="also write the run in pytest-benchmark's JSON layout")
+    add_gate_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -79,6 +89,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    baseline = load(args.baseline) if args.baseline else None  # an unusable baseline fails before any work
+    if baseline is not None:
+        gates_from(args)
     with status("Probing this machine…"):
         facts = run_check(CheckOptions())
     if facts.torch.status != "ok":
@@ -111,7 +124,32 @@ def run(args: argparse.Namespace) -> int:
             interrupted = True
     save(bench.cells, complete=not interrupted, interrupted=interrupted)
     _report(args, bench.cells, bench.sweeps, document(not interrupted, interrupted), interrupted)
-    return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    if args.save_baseline is not None:
+        write_atomic(args.save_baseline, document(True, False))
+    if args.export_pytest_benchmark is not None:
+        write_atomic(args.export_pytest_benchmark, export(bench.cells, print_, created))
+    if baseline is None:
+        return ExitCode.OK
+    return _gate(args, bench, baseline, document)
+
+
+def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults,
+          document: Callable[[bool, bool], dict[str, Any]]) -> int:
+    """Compare with the baseline; when a gate trips, run the tripped cells once more, then judge again."""
+    current = BenchResults("this run", document(True, False)["fingerprint"], document(True, False)["config"],
+                           tuple(bench.cells))
+    comparison = judge(baseline, current, args)
+    tripped = sorted({c.key for c in comparison.regressions if c.verdict == "regressed"})
+    if tripped:
+        print(f"envdoctor: {len(tripped)} cell(s) tripped a gate; running them once more before the verdict",
+              file=sys.stderr)
+        bench.run_again(tripped)
+        if args.output is not None:
+            write_atomic(args.output, document(True, False))
+        comparison = judge(baseline, current, args)
+    return report(comparison, args, args.baseline, str(args.output or "this run"))
 
 
 def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[SweepResult], document: dict[str, Any],

@@ -1,0 +1,1 @@
+"""Results documents read back, compared against a baseline, and gated."""
