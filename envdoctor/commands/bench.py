@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    print_ = fingerprint(facts, git_commit())
+    machine = fingerprint(facts, git_commit())
     topology = [{"gpu": g.index, "name": g.name, "nvlink_active_links": g.nvlink_active_links,
                  "pcie": f"gen{g.pcie_gen} x{g.pcie_width}" if g.pcie_gen else None} for g in facts.nvidia.gpus]
     bench = BenchRun(config, devices, knowledge(), topology)
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                     "presets": {d: config.preset_for(d) for d in devices}}
 
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
-        return bench_document(bench.cells, config_plain, print_, created, complete, interrupted, bench.sweeps)
+        return bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)
 
     def save(cells: list[CellResult], complete: bool = False, interrupted: bool = False) -> None:
         if args.output is not None:
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     if args.save_baseline is not None:
         write_atomic(args.save_baseline, document(True, False))
     if args.export_pytest_benchmark is not None:
-        write_atomic(args.export_pytest_benchmark, export(bench.cells, print_, created))
+        write_atomic(args.export_pytest_benchmark, export(bench.cells, machine, created))
     if baseline is None:
         return ExitCode.OK
     return _gate(args, bench, baseline, document)
@@ -138,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults,
           document: Callable[[bool, bool], dict[str, Any]]) -> int:
     """Compare with the baseline; when a gate trips, run the tripped cells once more, then judge again."""
-    current = BenchResults("this run", document(True, False)["fingerprint"], document(True, False)["config"],
-                           tuple(bench.cells))
+    finished = document(True, False)
+    current = BenchResults("this run", finished["fingerprint"], finished["config"], tuple(bench.cells))
     comparison = judge(baseline, current, args)
     tripped = sorted({c.key for c in comparison.regressions if c.verdict == "regressed"})
     if tripped:
@@ -149,7 +149,8 @@ def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults,
         if args.output is not None:
             write_atomic(args.output, document(True, False))
         comparison = judge(baseline, current, args)
-    return report(comparison, args, args.baseline, str(args.output or "this run"))
+    # With --json, standard output holds the results document alone; `compare --json` gives the comparison's.
+    return report(comparison, args, args.baseline, str(args.output or "this run"), show=not args.json)
 
 
 def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[SweepResult], document: dict[str, Any],

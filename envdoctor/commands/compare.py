@@ -63,13 +63,13 @@ def judge(baseline: BenchResults, current: BenchResults, args: argparse.Namespac
         raise UsageError(str(exc)) from None
 
 
-def report(comparison: Comparison, args: argparse.Namespace, baseline: str, current: str) -> int:
-    """Print, write the Markdown and the chart, and pick the exit code."""
-    if getattr(args, "json", False):
+def report(comparison: Comparison, args: argparse.Namespace, baseline: str, current: str, show: bool = True) -> int:
+    """Print (unless not `show`), write the Markdown and the chart, and pick the exit code."""
+    if show and args.json:
         sys.stdout.write(dumps({"schema": "envdoctor.compare", "schema_version": 1, "baseline": baseline,
                                 "current": current, "regression": bool(comparison.regressions),
                                 **to_plain(comparison)}))
-    else:
+    elif show:
         render_comparison(make_console(pipe_width=PIPE_WIDTH), comparison)
     markdown = comparison_markdown(comparison, baseline, current)
     if args.markdown is not None:
