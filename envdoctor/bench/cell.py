@@ -6,14 +6,13 @@ The parent (envdoctor.bench.runner) enforces the timeout and turns a crash into 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 MARKER = "ENVDOCTOR-CELL-JSON:"
 # Test hook: "mlp/eager=oom,cnn/compile=segfault". Faults: oom, oom>N (only while the batch exceeds N),
@@ -49,9 +48,8 @@ def _relative(value: float, reference: float) -> float:
 
 def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    from envdoctor.bench.workloads import build, optimizer
+    from envdoctor.bench.workloads import build, count_flops, optimizer, training_step
 
     device = torch.device(spec["device"])
     if device.type == "cuda":
@@ -89,23 +87,6 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
         torch.manual_seed(spec["seed"])
         return build(spec["workload"], spec["sizes"], device, generator)
 
-    def make_step(model: Any, work: Any, opt: Any, autocast: bool) -> Callable[[], Any]:
-        def step() -> Any:
-            context = (torch.autocast(device.type, dtype=amp_dtype) if autocast and amp_dtype is not None
-                       else contextlib.nullcontext())
-            with context:
-                loss = work.loss(model(work.inputs), work.targets)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            return loss.detach()
-        return step
-
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -116,13 +97,13 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     reference_loss: Optional[float] = None
     if spec["compile"] or spec["amp"]:
         ref = fresh()
-        reference_loss = float(make_step(ref.model, ref, optimizer(ref.model, device), autocast=False)().item())
+        reference_loss = float(training_step(ref.model, ref, optimizer(ref.model, device), device)().item())
         del ref
 
     work = fresh()
     opt = optimizer(work.model, device)
     model = torch.compile(work.model, mode=spec["compile_mode"]) if spec["compile"] else work.model
-    step = make_step(model, work, opt, autocast=spec["amp"])
+    step = training_step(model, work, opt, device, amp_dtype, scaler)
     start = time.perf_counter()
     try:
         first_loss = float(step().item())  # the sync that ends the first (compiling) step
@@ -135,12 +116,7 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     first_step_s = time.perf_counter() - start
     for _ in range(spec["warmup_steps"]):
         step()
-    with FlopCounterMode(display=False) as counter:  # one eager forward and backward, outside any timing
-        context = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
-                   else contextlib.nullcontext())
-        with context:
-            work.loss(work.model(work.inputs), work.targets).backward()
-    flops = int(counter.get_total_flops())
+    flops = count_flops(work, device, amp_dtype)  # one eager forward and backward, outside any timing
     opt.zero_grad(set_to_none=True)
     sync()
     if device.type == "cuda":

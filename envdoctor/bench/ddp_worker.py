@@ -70,13 +70,11 @@ def sweep(spec: dict[str, Any], device: Any, world: int) -> dict[str, Any]:
 
 
 def train(spec: dict[str, Any], device: Any, rank: int, world: int) -> dict[str, Any]:
-    import contextlib
-
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from envdoctor.bench.workloads import build, optimizer
+    from envdoctor.bench.workloads import build, optimizer, training_step
 
     generator = torch.Generator().manual_seed(spec["seed"] + rank)  # each rank its own data
     torch.manual_seed(spec["seed"])
@@ -89,16 +87,8 @@ def train(spec: dict[str, Any], device: Any, rank: int, world: int) -> dict[str,
         name = spec["amp_dtype"] or ("bfloat16" if device.type == "cpu" or torch.cuda.is_bf16_supported()
                                      else "float16")
         amp_dtype = getattr(torch, name)
-    opt = optimizer(work.model, device)
-
-    def step() -> Any:
-        context = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
-        with context:
-            loss = work.loss(model(work.inputs), work.targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss.detach()
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 and device.type == "cuda" else None
+    step = training_step(model, work, optimizer(work.model, device), device, amp_dtype, scaler)
 
     # Warm-up covers DDP's bucket rebuild after the first iteration (and compilation).
     for _ in range(max(2, spec["warmup_steps"])):

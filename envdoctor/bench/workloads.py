@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -93,3 +94,40 @@ def build(name: str, sizes: dict[str, int], device: torch.device, generator: tor
 def optimizer(model: nn.Module, device: torch.device) -> Any:
     """AdamW, fused on CUDA."""
     return torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type == "cuda")
+
+
+def _autocast(device: torch.device, amp_dtype: Optional[torch.dtype]) -> Any:
+    return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+
+
+def training_step(model: Any, work: Workload, opt: Any, device: torch.device,
+                  amp_dtype: Optional[torch.dtype] = None, scaler: Any = None) -> Callable[[], torch.Tensor]:
+    """One optimizer step, as every bench measures it: forward (under autocast with `amp_dtype`), loss, backward
+    (scaled by a GradScaler when given), update. It returns the loss detached and never synchronises."""
+
+    def step() -> torch.Tensor:
+        with _autocast(device, amp_dtype):
+            loss = work.loss(model(work.inputs), work.targets)
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        return loss.detach()
+
+    return step
+
+
+def count_flops(work: Workload, device: torch.device, amp_dtype: Optional[torch.dtype] = None) -> int:
+    """FLOPs of one eager forward and backward (FlopCounterMode: matmuls, convolutions, attention; 2 per
+    multiply-add). Gradients it leaves behind are for the caller to clear."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        with _autocast(device, amp_dtype):
+            loss = work.loss(work.model(work.inputs), work.targets)
+        loss.backward()
+    return int(counter.get_total_flops())
