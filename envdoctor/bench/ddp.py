@@ -3,18 +3,14 @@ envdoctor's own. Every process a launch started is ended when it fails or runs o
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import psutil
-
 from envdoctor.bench.ddp_worker import MARKER, STARTED
-from envdoctor.probe.torch_runtime import signal_name
+from envdoctor.children import marked_json, run_isolated, signal_name
 
 GPU_SWEEP_BYTES = [8 * 4**k for k in range(13)] + [256 * 1024**2]  # 8 B to 256 MB
 CPU_SWEEP_BYTES = [8 * 4**k for k in range(11)] + [16 * 1024**2]  # 8 B to 16 MB
@@ -39,20 +35,7 @@ class Launch:
         return [*argv, "--nproc-per-node", str(self.nproc), "-m", "envdoctor.bench.ddp_worker", json.dumps(spec)]
 
 
-def kill_tree(pid: int) -> None:
-    """End a process and every descendant (torchrun's ranks, inductor's compile workers)."""
-    try:
-        parent = psutil.Process(pid)
-        processes = [*parent.children(recursive=True), parent]
-    except psutil.NoSuchProcess:
-        return
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(processes, timeout=10)
-
-
-def _failure(returncode: int, stderr: str) -> dict[str, Any]:
+def _failure(returncode: Optional[int], stderr: str) -> dict[str, Any]:
     """A status and a one-line reason from torchrun's report of a failed launch: its "Root Cause" section names
     the rank that failed first (the others are listed as ended by torchrun's SIGTERM)."""
     stderr = stderr.split("Root Cause", 1)[1] if "Root Cause" in stderr else stderr
@@ -73,26 +56,17 @@ def _failure(returncode: int, stderr: str) -> dict[str, Any]:
 
 
 def run_torchrun(spec: dict[str, Any], launch: Launch, timeout_s: float) -> dict[str, Any]:
-    proc = subprocess.Popen(launch.argv(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        kill_tree(proc.pid)
-        _, stderr = proc.communicate()
-        started = sorted({int(m) for m in re.findall(re.escape(STARTED) + r"(\d+)", stderr)})
+    run = run_isolated(launch.argv(spec), timeout_s)
+    if run.timed_out:
+        started = sorted({int(m) for m in re.findall(re.escape(STARTED) + r"(\d+)", run.stderr)})
         if not started:
             return {"status": "timeout", "reason": f"no rank started within {timeout_s:g} s: the rendezvous never "
                                                    "completed (are the other nodes up, and is the endpoint right?)"}
         return {"status": "timeout", "reason": f"the ranks did not finish within {timeout_s:g} s (ranks "
                                                f"{', '.join(map(str, started))} started): a hung rank?"}
-    except BaseException:
-        kill_tree(proc.pid)
-        raise
-    for line in stdout.splitlines():
-        if line.startswith(MARKER):
-            result: dict[str, Any] = json.loads(line[len(MARKER):])
-            return result
-    if launch.node_rank > 0 and proc.returncode == 0:
+    result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
+    if result is not None:
+        return result
+    if launch.node_rank > 0 and run.returncode == 0:
         return {"status": "ok", "reason": "results are reported on node 0", "ranks": []}
-    return _failure(proc.returncode, stderr)
+    return _failure(run.returncode, run.stderr)

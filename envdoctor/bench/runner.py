@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,9 +12,9 @@ from envdoctor.bench.cell import MARKER
 from envdoctor.bench.config import PRESET_SIZES, BenchConfig, Mode
 from envdoctor.bench.ddp import CPU_SWEEP_BYTES, GPU_SWEEP_BYTES, Launch, run_torchrun
 from envdoctor.bench.results import CellResult, StepStats, SweepResult, quantile
+from envdoctor.children import marked_json, run_isolated, signal_name
 from envdoctor.facts import TorchRuntime
 from envdoctor.knowledge import Knowledge
-from envdoctor.probe.torch_runtime import signal_name
 
 SEED = 0
 
@@ -82,35 +79,18 @@ def plan_cells(config: BenchConfig, devices: Sequence[str]) -> list[CellPlan]:
 
 
 def run_child(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """Run one cell in a fresh process group, so that a timeout also ends compile workers it started."""
-    proc = subprocess.Popen([sys.executable, "-m", "envdoctor.bench.cell", json.dumps(spec)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, errors="replace",
-                            start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
+    """Run one cell in a process of its own, so that a timeout also ends compile workers it started."""
+    run = run_isolated([sys.executable, "-m", "envdoctor.bench.cell", json.dumps(spec)], timeout_s)
+    if run.timed_out:
         return {"status": "timeout", "reason": f"did not finish within {timeout_s:g} s"}
-    except BaseException:  # Ctrl-C: the child is in its own session and would not get the signal
-        _kill_group(proc)
-        raise
-    for line in stdout.splitlines():
-        if line.startswith(MARKER):
-            result: dict[str, Any] = json.loads(line[len(MARKER):])
-            return result
-    killed_by = signal_name(proc.returncode)
-    tail = (stderr.strip().splitlines() or ["no output"])[-1]
+    result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
+    if result is not None:
+        return result
+    killed_by = signal_name(run.returncode)
+    tail = (run.stderr.strip().splitlines() or ["no output"])[-1]
     if killed_by:
         return {"status": "crashed", "reason": f"the cell's process was killed by {killed_by}: {tail}"}
-    return {"status": "error", "reason": f"the cell's process exited with status {proc.returncode}: {tail}"}
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    proc.communicate()
+    return {"status": "error", "reason": f"the cell's process exited with status {run.returncode}: {tail}"}
 
 
 class BenchRun:

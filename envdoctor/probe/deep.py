@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
+from envdoctor.children import marked_json, run_isolated, signal_name
 from envdoctor.facts import TorchRuntime
 from envdoctor.facts.deep import DeepResult
 from envdoctor.probe.deep_child import MARKER
-from envdoctor.probe.torch_runtime import signal_name
 
 CHILD_SOURCE = Path(__file__).with_name("deep_child.py")
 DEFAULT_TIMEOUT_S = 120.0
@@ -29,17 +27,14 @@ def deep_devices(runtime: TorchRuntime) -> list[str]:
 
 
 def check_device(device: str, timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable) -> list[DeepResult]:
-    source = CHILD_SOURCE.read_text(encoding="utf-8")
-    try:
-        proc = subprocess.run([python, "-c", source, device], capture_output=True, text=True, errors="replace",
-                              timeout=timeout_s, stdin=subprocess.DEVNULL, check=False)
-    except subprocess.TimeoutExpired:
+    run = run_isolated([python, "-c", CHILD_SOURCE.read_text(encoding="utf-8"), device], timeout_s)
+    if run.timed_out:
         return [DeepResult(device, "all checks", False, None, f"did not finish within {timeout_s:g} s")]
-    for line in proc.stdout.splitlines():
-        if line.startswith(MARKER):
-            return [DeepResult(**row) for row in json.loads(line[len(MARKER):])]
-    signal = signal_name(proc.returncode)
-    detail = (proc.stderr.strip() or proc.stdout.strip() or "no output")[-2000:]
+    rows = marked_json(run.stdout, MARKER)
+    if rows is not None:
+        return [DeepResult(**row) for row in rows]
+    signal = signal_name(run.returncode)
+    detail = (run.stderr.strip() or run.stdout.strip() or "no output")[-2000:]
     why = f"killed by {signal}: {detail}" if signal else detail
     return [DeepResult(device, "all checks", False, None, why)]
 

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
 
+from envdoctor.children import marked_json, signal_name
 from envdoctor.facts.torch import TorchDevice, TorchRuntime
 from envdoctor.probe.torch_child import MARKER
 
@@ -19,43 +18,33 @@ DEFAULT_TIMEOUT_S = 60.0
 _ERROR_TAIL_CHARS = 4000
 
 
-def signal_name(returncode: int) -> Optional[str]:
-    if returncode >= 0:
-        return None
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
-
-
 def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRuntime]:
     """The child's JSON line as facts, or None when it printed none."""
-    for line in stdout.splitlines():
-        if line.startswith(MARKER):
-            data: dict[str, Any] = json.loads(line[len(MARKER):])
-            if data.get("status") == "not_installed":
-                return TorchRuntime(status="not_installed", error=f"torch cannot be found by {sys.executable}")
-            return TorchRuntime(
-                status="ok",
-                version=data.get("version"),
-                cuda=data.get("cuda"),
-                hip=data.get("hip"),
-                cudnn=data.get("cudnn"),
-                nccl=data.get("nccl"),
-                cuda_available=data.get("cuda_available"),
-                device_count=data.get("device_count"),
-                arch_list=tuple(data["arch_list"]) if data.get("arch_list") is not None else None,
-                devices=tuple(TorchDevice(d["index"], d["name"], (d["capability"][0], d["capability"][1]),
-                                          d["total_memory_bytes"]) for d in data.get("devices", [])),
-                mps_available=data.get("mps_available"),
-                origin=data.get("origin"),
-                import_seconds=data.get("import_seconds", import_seconds),
-                warnings=tuple(data.get("warnings", ())),
-                companions=data.get("companions", {}),
-                companion_errors=data.get("companion_errors", {}),
-                unknown=data.get("unknown", {}),
-            )
-    return None
+    data: Optional[dict[str, Any]] = marked_json(stdout, MARKER)
+    if data is None:
+        return None
+    if data.get("status") == "not_installed":
+        return TorchRuntime(status="not_installed", error=f"torch cannot be found by {sys.executable}")
+    return TorchRuntime(
+        status="ok",
+        version=data.get("version"),
+        cuda=data.get("cuda"),
+        hip=data.get("hip"),
+        cudnn=data.get("cudnn"),
+        nccl=data.get("nccl"),
+        cuda_available=data.get("cuda_available"),
+        device_count=data.get("device_count"),
+        arch_list=tuple(data["arch_list"]) if data.get("arch_list") is not None else None,
+        devices=tuple(TorchDevice(d["index"], d["name"], (d["capability"][0], d["capability"][1]),
+                                  d["total_memory_bytes"]) for d in data.get("devices", [])),
+        mps_available=data.get("mps_available"),
+        origin=data.get("origin"),
+        import_seconds=data.get("import_seconds", import_seconds),
+        warnings=tuple(data.get("warnings", ())),
+        companions=data.get("companions", {}),
+        companion_errors=data.get("companion_errors", {}),
+        unknown=data.get("unknown", {}),
+    )
 
 
 class TorchChild:

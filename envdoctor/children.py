@@ -1,0 +1,69 @@
+"""Child processes: run one isolated with a timeout, end it and every descendant, read the JSON line it printed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    stdout: str
+    stderr: str
+    returncode: Optional[int]  # None when it was killed at the timeout
+    timed_out: bool
+
+
+def signal_name(returncode: Optional[int]) -> Optional[str]:
+    """"SIGSEGV" for a child killed by signal 11 (return code -11); None for a normal exit."""
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def kill_tree(pid: int) -> None:
+    """End a process and every descendant (torchrun's ranks, inductor's compile workers)."""
+    try:
+        parent = psutil.Process(pid)
+        processes = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(processes, timeout=10)
+
+
+def run_isolated(argv: Sequence[str], timeout_s: float) -> ChildRun:
+    """Run `argv` in a session of its own, capturing text output. At the timeout, and on Ctrl-C (which a child in
+    its own session does not receive), the child and everything it started are killed."""
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, errors="replace", start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        stdout, stderr = proc.communicate()
+        return ChildRun(stdout, stderr, None, True)
+    except BaseException:
+        kill_tree(proc.pid)
+        raise
+    return ChildRun(stdout, stderr, proc.returncode, False)
+
+
+def marked_json(stdout: str, marker: str) -> Optional[Any]:
+    """The JSON a child printed after `marker` at the start of a line, or None when it printed none."""
+    for line in stdout.splitlines():
+        if line.startswith(marker):
+            return json.loads(line[len(marker):])
+    return None
