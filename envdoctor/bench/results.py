@@ -15,7 +15,6 @@ from envdoctor.plain import to_plain
 
 BENCH_SCHEMA = "envdoctor.bench"
 BENCH_SCHEMA_VERSION = 1
-STATUSES = ("ok", "oom", "compile_error", "error", "timeout", "crashed", "skipped")
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -50,7 +49,7 @@ class CellResult:
     device: str
     preset: str
     batch_size: int
-    status: str = "ok"
+    status: str = "ok"  # ok, oom, compile_error, error, timeout, crashed, skipped
     reason: Optional[str] = None
     step_times_s: list[float] = field(default_factory=list)  # every timed step of every round, raw
     round_step_counts: list[int] = field(default_factory=list)  # how many of step_times_s each round measured

@@ -6,9 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-# What happened to the child process that imported torch.
-TORCH_STATUSES = ("ok", "not_installed", "import_failed", "crashed", "timeout", "skipped")
-
 
 @dataclass(frozen=True)
 class TorchDevice:
@@ -22,7 +19,7 @@ class TorchDevice:
 class TorchRuntime:
     """torch at run time. On any status but "ok" only `status`, `error` and the timings are filled in."""
 
-    status: str  # one of TORCH_STATUSES
+    status: str  # ok, not_installed, import_failed, crashed, timeout, skipped
     version: Optional[str] = None  # torch.__version__
     cuda: Optional[str] = None  # torch.version.cuda: the CUDA torch was built with
     hip: Optional[str] = None  # torch.version.hip

@@ -138,7 +138,6 @@ class Knowledge:
         self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
                                      key=lambda r: _version(r.series), reverse=True))
         self._min_driver = [(row["cuda"], row) for row in drivers["minimum_driver"]]
-        self._toolkit_driver = [(row["cuda"], row) for row in drivers["toolkit_driver"]]
         self.wheel_archs = tuple(WheelArchs(_spec(w["torch"]), w["variant"], w["platform"], tuple(w["archs"]),
                                             w.get("distribution", "pip")) for w in archs["wheels"])
         self.exact_arch_devices = frozenset(_capability(c) for c in archs["binary_compatibility"]["exceptions"])
@@ -191,15 +190,6 @@ class Knowledge:
                 value = row.get(os_name)
                 return Version(value) if value else None
         return None
-
-    def toolkit_for_driver(self, driver: Version, os_name: str) -> Optional[str]:
-        """The newest CUDA toolkit whose own bundled driver is not newer than `driver`."""
-        best: Optional[Version] = None
-        for cuda, row in self._toolkit_driver:
-            shipped = version_or_none(row.get(os_name))
-            if shipped is not None and shipped <= driver and (best is None or Version(cuda) > best):
-                best = Version(cuda)
-        return str(best) if best else None
 
     def archs(self, torch_version: str, variant: str, platform: str) -> Optional[WheelArchs]:
         """The GPU architectures of a (release, variant) build on a platform. The pip wheel's list for the

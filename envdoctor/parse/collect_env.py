@@ -41,7 +41,6 @@ class CollectEnvReport:
     continuation: dict[str, tuple[str, ...]]  # field → the lines under it
     pip: tuple[tuple[str, str], ...] = ()  # (name, version) from [pip3]/[pip] lines
     conda: tuple[CondaLine, ...] = ()
-    unknown_lines: int = 0  # lines that were neither fields nor part of one
 
     def value(self, name: str) -> Optional[str]:
         """A field's value, or None when absent or one of collect_env's "nothing here" words."""
@@ -55,7 +54,6 @@ def parse_collect_env(text: str) -> CollectEnvReport:
     pip: list[tuple[str, str]] = []
     conda: list[CondaLine] = []
     current: Optional[str] = None
-    unknown = 0
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
         if not line or line.startswith("```") or line == "Collecting environment information...":
@@ -74,7 +72,4 @@ def parse_collect_env(text: str) -> CollectEnvReport:
             continuation.setdefault(current, [])
         elif current is not None:
             continuation[current].append(line)
-        else:
-            unknown += 1
-    return CollectEnvReport(fields, {k: tuple(v) for k, v in continuation.items()}, tuple(pip), tuple(conda),
-                            unknown)
+    return CollectEnvReport(fields, {k: tuple(v) for k, v in continuation.items()}, tuple(pip), tuple(conda))

@@ -74,10 +74,6 @@ class Comparison:
     def regressions(self) -> tuple[CellComparison, ...]:
         return tuple(c for c in self.cells if c.verdict in ("regressed", "status-regressed"))
 
-    @property
-    def improvements(self) -> tuple[CellComparison, ...]:
-        return tuple(c for c in self.cells if c.verdict in ("improved", "status-improved"))
-
 
 class IncomparableError(ValueError):
     """The runs differ in what they ran on; the message names each difference."""
