@@ -7,7 +7,7 @@ from typing import Optional
 
 from envdoctor.diagnose.advice import Advice, plan_install
 from envdoctor.diagnose.findings import Finding, Severity
-from envdoctor.diagnose.rules import context, diagnose, unchecked
+from envdoctor.diagnose.rules import context, findings, unchecked
 from envdoctor.facts import Facts
 from envdoctor.knowledge import Knowledge, torch_base
 
@@ -36,4 +36,4 @@ def run_diagnosis(facts: Facts, kb: Knowledge, torch: Optional[str] = None) -> D
         installed = str(torch_base(ctx.build.version))
         advice.append((f"The installed torch {installed}, in the variant that fits",
                        plan_install(ctx.machine, kb, installed)))
-    return Diagnosis(diagnose(facts, kb), tuple(advice), kb.valid_as_of, unchecked(ctx))
+    return Diagnosis(findings(ctx), tuple(advice), kb.valid_as_of, unchecked(ctx))

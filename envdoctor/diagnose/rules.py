@@ -427,7 +427,11 @@ def context(facts: Facts, kb: Knowledge) -> Context:
     return Context(facts, kb, machine, installed_torch(facts, kb, machine), gpu_capabilities(facts, kb))
 
 
+def findings(ctx: Context) -> tuple[Finding, ...]:
+    """Every finding the context's facts support, worst first."""
+    return worst_first([finding for rule in RULES for finding in rule(ctx)])
+
+
 def diagnose(facts: Facts, kb: Knowledge) -> tuple[Finding, ...]:
     """Every finding the facts support, worst first."""
-    ctx = context(facts, kb)
-    return worst_first([finding for rule in RULES for finding in rule(ctx)])
+    return findings(context(facts, kb))
