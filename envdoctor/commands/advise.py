@@ -40,9 +40,9 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _version(flag: str, value: Optional[str], pattern: str) -> Optional[str]:
+def _version(flag: str, value: Optional[str], pattern: str, example: str) -> Optional[str]:
     if value is not None and not re.fullmatch(pattern, value):
-        raise UsageError(f"{flag} {value!r} is not a version like {'550.54.14' if flag == '--driver' else '3.11'}")
+        raise UsageError(f"{flag} {value!r} is not a version like {example}")
     return value
 
 
@@ -59,9 +59,9 @@ def parse_gpu(value: str, kb: Knowledge) -> tuple[str, Capability]:
 
 
 def machine_from_args(args: argparse.Namespace, kb: Knowledge) -> Machine:
-    driver = _version("--driver", args.driver, r"\d+(\.\d+){0,2}")
-    python = _version("--python", args.python, r"3\.\d+")
-    glibc = _version("--glibc", args.glibc, r"\d+\.\d+")
+    driver = _version("--driver", args.driver, r"\d+(\.\d+){0,2}", "550.54.14")
+    python = _version("--python", args.python, r"3\.\d+", "3.11")
+    glibc = _version("--glibc", args.glibc, r"\d+\.\d+", "2.31")
     gpus = [parse_gpu(g, kb) for g in args.gpu]
     if gpus and driver is None:
         raise UsageError("--gpu needs --driver: which NVIDIA driver will run these GPUs?")

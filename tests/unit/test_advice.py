@@ -93,7 +93,8 @@ def test_advise_cli_without_a_fitting_release_exits_1(capsys: pytest.CaptureFixt
     ("argv", "message"),
     [
         (["--driver", "latest", "--python", "3.10", "--os", "linux"], "--driver 'latest' is not a version"),
-        (["--python", "three", "--os", "linux"], "--python 'three' is not a version"),
+        (["--python", "three", "--os", "linux"], "--python 'three' is not a version like 3.11"),
+        (["--python", "3.10", "--os", "linux", "--glibc", "new"], "--glibc 'new' is not a version like 2.31"),
         (["--driver", "550.54.14", "--gpu", "Banana 9000", "--python", "3.10", "--os", "linux"], "neither a compute"),
         (["--gpu", "8.6", "--python", "3.10", "--os", "linux"], "--gpu needs --driver"),
         (["--driver", "550", "--python", "3.12", "--os", "macos"], "macOS builds of torch cannot use"),
