@@ -122,6 +122,21 @@ def _verdict(low: float, high: float, gate: Gate) -> str:
     return "inconclusive"
 
 
+def _round_spread(cell: CellResult) -> Optional[float]:
+    """How far the slowest round's median step lies above the fastest's (0.3 for 30%); None with one round."""
+    medians = [statistics.median(r) for r in cell.rounds()]
+    return max(medians) / min(medians) - 1 if len(medians) > 1 else None
+
+
+def _noise_note(base: CellResult, cur: CellResult, gate: Gate) -> str:
+    """A hint when the runs' own rounds disagree by more than the gate: on such a machine noise passes for change."""
+    spreads = [s for s in (_round_spread(base), _round_spread(cur)) if s is not None]
+    if not spreads or max(spreads) <= gate.threshold:
+        return ""
+    return (f"rounds of one run differ by up to {max(spreads):.0%}, more than the {gate.threshold:.0%} gate: "
+            "noise this large can pass for a change here")
+
+
 def _value(cell: CellResult, metric: str) -> Optional[float]:
     if metric == "samples_per_s":
         return cell.global_samples_per_s or cell.samples_per_s
@@ -141,7 +156,9 @@ def compare_cell(base: CellResult, cur: CellResult, gate: Gate) -> CellCompariso
         return CellComparison(base.key, gate, a, b, None, None, None, "unchanged", f"not measured ({cur.status})")
     if gate.metric == "samples_per_s" and base.step_times_s and cur.step_times_s:
         point, low, high = throughput_interval(base, cur)
-        return CellComparison(base.key, gate, a, b, point, low, high, _verdict(low, high, gate))
+        verdict = _verdict(low, high, gate)
+        return CellComparison(base.key, gate, a, b, point, low, high, verdict,
+                              _noise_note(base, cur, gate) if verdict in ("regressed", "inconclusive") else "")
     # A single value per run (memory, compile time): the interval is the point itself.
     oriented = b / a if gate.higher_is_better else a / b
     return CellComparison(base.key, gate, a, b, b / a, b / a, b / a, _verdict(oriented, oriented, gate),
