@@ -12,19 +12,28 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(util.find_spec("torch") is None, reason="needs torch")]
 BENCH = [sys.executable, "-m", "envdoctor", "bench", "--workload", "mlp", "--repeat", "3", "--min-time", "0.3"]
+# The default 5% gate is for a quiet GPU runner. On the shared 2-vCPU VMs this suite runs on, back-to-back runs of
+# this very command measured 20,958 to 31,434 samples/s (8 runs): a third apart, from noise alone. A gate belongs
+# above the machine's measured noise, so this one trips only when the whole interval lies 2.5x below the baseline.
+NOISY_MACHINE_GATE = "samples_per_s:60%"
 
 
-def test_bench_against_its_own_baseline_twice_does_not_fail(tmp_path: Path) -> None:
-    baseline = tmp_path / "baseline.json"
-    first = subprocess.run([*BENCH, "--save-baseline", str(baseline)], capture_output=True, text=True, timeout=600,
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("baseline") / "baseline.json"
+    first = subprocess.run([*BENCH, "--save-baseline", str(path)], capture_output=True, text=True, timeout=600,
                            check=False)
     assert first.returncode == 0, first.stderr
-    assert json.loads(baseline.read_text())["cells"][0]["round_step_counts"].__len__() == 3
+    assert len(json.loads(path.read_text())["cells"][0]["round_step_counts"]) == 3
+    return path
+
+
+def test_bench_against_its_own_baseline_twice_does_not_fail(baseline: Path, tmp_path: Path) -> None:
     markdown, export = tmp_path / "summary.md", tmp_path / "pytest-benchmark.json"
     for _ in range(2):
-        second = subprocess.run([*BENCH, "--baseline", str(baseline), "--markdown", str(markdown),
-                                 "--export-pytest-benchmark", str(export)], capture_output=True, text=True,
-                                timeout=600, check=False)
+        second = subprocess.run([*BENCH, "--baseline", str(baseline), "--gate", NOISY_MACHINE_GATE,
+                                 "--markdown", str(markdown), "--export-pytest-benchmark", str(export)],
+                                capture_output=True, text=True, timeout=600, check=False)
         assert second.returncode == 0, second.stdout + second.stderr
         assert markdown.read_text().startswith("## envdoctor: no regression")
     cli = Path(sys.executable).parent / "pytest-benchmark"  # pytest-benchmark's own reader of saved runs
@@ -33,6 +42,23 @@ def test_bench_against_its_own_baseline_twice_does_not_fail(tmp_path: Path) -> N
     assert shown.returncode == 0 and "mlp/eager/cpu" in shown.stdout, shown.stderr
     stats = json.loads(export.read_text())["benchmarks"][0]["stats"]
     assert stats["ops"] > 0 and stats["rounds"] == len(stats["data"])
+
+
+def test_a_tripped_gate_runs_the_cell_once_more_then_fails(baseline: Path, tmp_path: Path) -> None:
+    # A baseline ten times faster than this machine can be: the gate trips whatever the noise.
+    document = json.loads(baseline.read_text())
+    cell = document["cells"][0]
+    cell["step_times_s"] = [t / 10 for t in cell["step_times_s"]]
+    cell["samples_per_s"] *= 10
+    faster = tmp_path / "faster.json"
+    faster.write_text(json.dumps(document))
+    output, markdown = tmp_path / "current.json", tmp_path / "summary.md"
+    result = subprocess.run([*BENCH, "--baseline", str(faster), "--output", str(output), "--markdown",
+                             str(markdown)], capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "1 cell(s) tripped a gate; running them once more before the verdict" in result.stderr
+    assert len(json.loads(output.read_text())["cells"][0]["round_step_counts"]) == 4  # 3 rounds, then 1 more
+    assert markdown.read_text().startswith("## envdoctor: REGRESSION: 1 regressed")
 
 
 def test_an_unusable_baseline_fails_before_any_work(tmp_path: Path) -> None:
