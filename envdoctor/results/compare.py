@@ -123,8 +123,10 @@ def _verdict(low: float, high: float, gate: Gate) -> str:
 
 
 def _round_spread(cell: CellResult) -> Optional[float]:
-    """How far the slowest round's median step lies above the fastest's (0.3 for 30%); None with one round."""
-    medians = [statistics.median(r) for r in cell.rounds()]
+    """How far the slowest round's median step lies above the fastest's (0.3 for 30%); None with one round.
+
+    A DDP cell's rounds are its launches here (the median across ranks each), not its ranks."""
+    medians = cell.round_medians_s
     return max(medians) / min(medians) - 1 if len(medians) > 1 else None
 
 

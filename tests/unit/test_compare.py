@@ -6,6 +6,7 @@ import copy
 import json
 import random
 import re
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ def cell(key: str, rounds: list[list[float]], status: str = "ok", batch: int = 6
     return {"key": key, "workload": workload, "mode": mode, "device": device, "preset": "tiny", "batch_size": batch,
             "status": status, "reason": None if status == "ok" else "CUDA out of memory",
             "step_times_s": times, "round_step_counts": [len(r) for r in rounds],
+            "round_medians_s": [statistics.median(r) for r in rounds],
             "samples_per_s": batch / median if median else None, "peak_allocated_bytes": 1000}
 
 
