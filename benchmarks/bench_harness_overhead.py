@@ -14,8 +14,8 @@ import statistics
 import subprocess
 import sys
 
-from envdoctor.bench.config import PRESET_SIZES
-from envdoctor.bench.runner import run_child
+from envdoctor.bench.config import PRESET_SIZES, BenchConfig, Mode
+from envdoctor.bench.runner import CellPlan, cell_spec, run_child
 
 BARE_LOOP = """
 import sys, time, torch
@@ -48,9 +48,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     batch = PRESET_SIZES["mlp"]["tiny"]["batch"]
-    spec = {"workload": "mlp", "mode_name": "eager", "compile": False, "amp": False, "device": "cpu",
-            "sizes": {"batch": batch}, "compile_mode": "default", "amp_dtype": None, "warmup_steps": 3,
-            "min_steps": 5, "min_time_s": args.seconds, "seed": 0}
+    spec = cell_spec(CellPlan("mlp", Mode(False, False), "cpu", "tiny"), BenchConfig(min_time_s=args.seconds), batch)
     bare, harness, harness_mean = [], [], []
     for _ in range(args.rounds):
         out = subprocess.run([sys.executable, "-c", BARE_LOOP, str(batch), str(args.seconds)], capture_output=True,

@@ -15,38 +15,38 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from envdoctor.bench.config import PRESET_SIZES, WORKLOADS  # noqa: E402
-from envdoctor.bench.workloads import build, count_flops, optimizer, training_step  # noqa: E402
+from envdoctor.bench.config import PRESET_SIZES, WORKLOADS, BenchConfig, Mode  # noqa: E402
+from envdoctor.bench.workloads import (  # noqa: E402
+    amp_dtype_name,
+    build,
+    count_flops,
+    optimizer,
+    synchronize,
+    training_step,
+)
 
 DEVICE = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-PRESET = "reference" if DEVICE.type == "cuda" else "tiny"
-MODES = {"eager": (False, False), "compile": (True, False), "amp": (False, True), "compile+amp": (True, True)}
-AMP_DTYPE = torch.bfloat16 if DEVICE.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
+PRESET = BenchConfig().preset_for(str(DEVICE))
+AMP_DTYPE = getattr(torch, amp_dtype_name(DEVICE))
 
 
-def _sync() -> None:
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize(DEVICE)
-
-
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", BenchConfig(compile=True, amp=True).modes(), ids=lambda mode: mode.name)
 @pytest.mark.parametrize("workload", WORKLOADS)
-def test_training_step(benchmark: Any, workload: str, mode: str) -> None:
-    compiled, amp = MODES[mode]
-    if amp and torch.float16 == AMP_DTYPE and DEVICE.type == "cuda":
+def test_training_step(benchmark: Any, workload: str, mode: Mode) -> None:
+    if mode.amp and torch.float16 == AMP_DTYPE and DEVICE.type == "cuda":
         pytest.skip("float16 needs a GradScaler; envdoctor bench --amp measures that case")
     sizes = PRESET_SIZES[workload][PRESET]
     work = build(workload, sizes, DEVICE, torch.Generator().manual_seed(0))
-    model = torch.compile(work.model) if compiled else work.model
-    training = training_step(model, work, optimizer(work.model, DEVICE), DEVICE, AMP_DTYPE if amp else None)
+    model = torch.compile(work.model) if mode.compile else work.model
+    training = training_step(model, work, optimizer(work.model, DEVICE), DEVICE, AMP_DTYPE if mode.amp else None)
 
     def step() -> None:
         training()
-        _sync()
+        synchronize(DEVICE)
 
     for _ in range(3):
         step()
-    flops = count_flops(work, DEVICE, AMP_DTYPE if amp else None)
+    flops = count_flops(work, DEVICE, AMP_DTYPE if mode.amp else None)
     if DEVICE.type == "cuda":
         torch.cuda.reset_peak_memory_stats(DEVICE)
     benchmark.pedantic(step, rounds=20 if DEVICE.type == "cpu" else 50, iterations=1, warmup_rounds=2)

@@ -20,6 +20,15 @@ class ChildRun:
     returncode: Optional[int]  # None when it was killed at the timeout
     timed_out: bool
 
+    def tail(self, chars: int) -> str:
+        """The end of what it said: stderr, else stdout, else "no output"."""
+        return (self.stderr.strip() or self.stdout.strip() or "no output")[-chars:]
+
+
+def last_line(text: str) -> str:
+    """The last line of a child's output, where its error usually is; "no output" for none."""
+    return (text.strip().splitlines() or ["no output"])[-1]
+
 
 def signal_name(returncode: Optional[int]) -> Optional[str]:
     """"SIGSEGV" for a child killed by signal 11 (return code -11); None for a normal exit."""
@@ -44,11 +53,20 @@ def kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def run_isolated(argv: Sequence[str], timeout_s: float) -> ChildRun:
-    """Run `argv` in a session of its own, capturing text output. At the timeout, and on Ctrl-C (which a child in
-    its own session does not receive), the child and everything it started are killed."""
-    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+def start_isolated(argv: Sequence[str]) -> subprocess.Popen[str]:
+    """Start `argv` in a session of its own, capturing text output; OSError when it cannot start."""
+    return subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             text=True, errors="replace", start_new_session=True)
+
+
+def run_isolated(argv: Sequence[str], timeout_s: float) -> ChildRun:
+    """Run `argv` as start_isolated does and wait for it (see wait_isolated)."""
+    return wait_isolated(start_isolated(argv), timeout_s)
+
+
+def wait_isolated(proc: subprocess.Popen[str], timeout_s: float) -> ChildRun:
+    """Wait for a child from start_isolated. At the timeout, and on Ctrl-C (which a child in its own session does
+    not receive), the child and everything it started are killed."""
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -15,8 +15,8 @@ import time
 from typing import Any, Optional
 
 MARKER = "ENVDOCTOR-CELL-JSON:"
-# Test hook: "mlp/eager=oom,cnn/compile=segfault". Faults: oom, oom>N (only while the batch exceeds N),
-# compile_error, error, segfault, hang.
+# Test hook: "mlp/eager=oom,cnn/compile=segfault,ddp/rank1=exit". Faults of a cell: oom, oom>N (only while the
+# batch exceeds N), compile_error, error, segfault, hang; of a DDP rank: segfault, hang, exit.
 INJECT_VAR = "ENVDOCTOR_BENCH_INJECT"
 # How far a mode's first-step loss may stray from eager fp32's from the same seed and data, relative to it. The
 # first step's loss is compared, not a later one: AdamW's first update is nearly sign(gradient), so a rounding
@@ -33,12 +33,17 @@ class CompileFailed(Exception):
     """torch.compile failed while building or running the first compiled step."""
 
 
-def _injected(spec: dict[str, Any]) -> Optional[str]:
-    cell = f"{spec['workload']}/{spec['mode_name']}"
+def injected(target: str) -> Optional[str]:
+    """The fault INJECT_VAR asks of `target` ("mlp/eager", "ddp/rank1"); segfault and hang happen here and now."""
     for item in os.environ.get(INJECT_VAR, "").split(","):
         key, _, fault = item.partition("=")
-        if key.strip() == cell:
-            return fault.strip()
+        if key.strip() == target:
+            fault = fault.strip()
+            if fault == "segfault":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if fault == "hang":
+                time.sleep(10**6)
+            return fault
     return None
 
 
@@ -49,25 +54,25 @@ def _relative(value: float, reference: float) -> float:
 def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from envdoctor.bench.workloads import build, count_flops, optimizer, training_step
+    from envdoctor.bench.workloads import (
+        amp_dtype_name,
+        build,
+        count_flops,
+        grad_scaler,
+        optimizer,
+        synchronize,
+        training_step,
+    )
 
     device = torch.device(spec["device"])
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    amp_dtype_name: Optional[str] = None
-    if spec["amp"]:
-        amp_dtype_name = spec["amp_dtype"] or (
-            "bfloat16" if device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
-            else "float16")
-        if amp_dtype_name == "float16" and device.type == "cpu":
-            raise Skipped("float16 autocast is not supported on the CPU (use bfloat16)")
+    dtype_name = amp_dtype_name(device, spec["amp_dtype"]) if spec["amp"] else None
+    if dtype_name == "float16" and device.type == "cpu":
+        raise Skipped("float16 autocast is not supported on the CPU (use bfloat16)")
     if spec["compile"] and device.type == "cpu" and not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
         raise Skipped("torch.compile needs a C compiler on the CPU, and none is on PATH")
-    fault = _injected(spec)
-    if fault == "segfault":
-        os.kill(os.getpid(), signal.SIGSEGV)
-    if fault == "hang":
-        time.sleep(10**6)
+    fault = injected(f"{spec['workload']}/{spec['mode_name']}")
     oom_above = int(fault[4:]) if fault and fault.startswith("oom>") else None
     if fault == "oom" or (oom_above is not None and spec["sizes"]["batch"] > oom_above):
         raise torch.cuda.OutOfMemoryError("injected by " + INJECT_VAR)
@@ -79,19 +84,13 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     # TF32 stays at torch's defaults (off for matmuls, on for cuDNN convolutions); the values are recorded.
     tf32 = ({"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
             if device.type == "cuda" else None)
-    amp_dtype = getattr(torch, amp_dtype_name) if amp_dtype_name else None
-    scaler = torch.amp.GradScaler(device.type) if amp_dtype_name == "float16" and device.type == "cuda" else None
+    amp_dtype = getattr(torch, dtype_name) if dtype_name else None
+    scaler = grad_scaler(device, amp_dtype)
 
     def fresh() -> Any:
         generator = torch.Generator().manual_seed(spec["seed"])
         torch.manual_seed(spec["seed"])
         return build(spec["workload"], spec["sizes"], device, generator)
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        elif device.type == "mps":
-            torch.mps.synchronize()
 
     # Eager fp32 reference: the first step's loss, from the same seed and data.
     reference_loss: Optional[float] = None
@@ -118,7 +117,7 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
         step()
     flops = count_flops(work, device, amp_dtype)  # one eager forward and backward, outside any timing
     opt.zero_grad(set_to_none=True)
-    sync()
+    synchronize(device)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -135,14 +134,14 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
             losses.append(step())
             end.record()
             events.append((begin, end))
-        sync()  # the one sync of the timed window
+        synchronize(device)  # the one sync of the timed window
         times = [b.elapsed_time(e) / 1000 for b, e in events]
     else:
         while (len(times) < spec["min_steps"] or time.perf_counter() - timed_start < spec["min_time_s"]) \
                 and len(times) < MAX_TIMED_STEPS:
             begin_s = time.perf_counter()
             losses.append(step())
-            sync()
+            synchronize(device)
             times.append(time.perf_counter() - begin_s)
     finite = bool(torch.stack(losses).float().isfinite().all().item())
 
@@ -150,10 +149,9 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     if device.type == "cuda":
         memory = {"peak_allocated_bytes": int(torch.cuda.max_memory_allocated(device)),
                   "peak_reserved_bytes": int(torch.cuda.max_memory_reserved(device))}
-    dtype_name = amp_dtype_name or "float32"
     loss_check = None
     if reference_loss is not None:
-        tolerance = LOSS_RTOL[dtype_name if spec["amp"] else "float32"]
+        tolerance = LOSS_RTOL[dtype_name or "float32"]
         loss_check = {"reference": reference_loss, "value": first_loss, "rtol": tolerance,
                       "ok": _relative(first_loss, reference_loss) <= tolerance}
     ok = finite and (loss_check is None or loss_check["ok"])
@@ -170,8 +168,8 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
         "loss_check": loss_check,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "settings": {"compile_mode": spec["compile_mode"] if spec["compile"] else None,
-                     "autocast_dtype": amp_dtype_name, "grad_scaler": scaler is not None,
-                     "tf32": tf32, "dtype": dtype_name,
+                     "autocast_dtype": dtype_name, "grad_scaler": scaler is not None,
+                     "tf32": tf32, "dtype": dtype_name or "float32",
                      "channels_last": spec["workload"] == "cnn" and device.type == "cuda"},
         **memory,
     }

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from envdoctor.bench.ddp_worker import MARKER, STARTED
-from envdoctor.children import marked_json, run_isolated, signal_name
+from envdoctor.children import last_line, marked_json, run_isolated, signal_name
 
 GPU_SWEEP_BYTES = [8 * 4**k for k in range(13)] + [256 * 1024**2]  # 8 B to 256 MB
 CPU_SWEEP_BYTES = [8 * 4**k for k in range(11)] + [16 * 1024**2]  # 8 B to 16 MB
@@ -51,8 +51,7 @@ def _failure(returncode: Optional[int], stderr: str) -> dict[str, Any]:
     exit_match = re.search(r"exitcode\s*:\s*(\d+)", stderr)
     if exit_match:
         return {"status": "error", "reason": f"{rank} exited with status {exit_match.group(1)}"}
-    tail = (stderr.strip().splitlines() or ["no output"])[-1]
-    return {"status": "error", "reason": f"torchrun exited with status {returncode}: {tail[:300]}"}
+    return {"status": "error", "reason": f"torchrun exited with status {returncode}: {last_line(stderr)[:300]}"}
 
 
 def run_torchrun(spec: dict[str, Any], launch: Launch, timeout_s: float) -> dict[str, Any]:

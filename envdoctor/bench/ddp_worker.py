@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import sys
 import time
 from typing import Any
+
+from envdoctor.bench.cell import MAX_TIMED_STEPS, injected
 
 MARKER = "ENVDOCTOR-DDP-JSON:"
 STARTED = "ENVDOCTOR-DDP-STARTED rank="  # on stderr as each rank starts: tells a hang from a rendezvous that never
@@ -21,42 +22,24 @@ STARTED = "ENVDOCTOR-DDP-STARTED rank="  # on stderr as each rank starts: tells 
 SWEEP_WARMUP, SWEEP_ITERATIONS = 5, 20  # nccl-tests' defaults
 
 
-def _inject(spec: dict[str, Any], rank: int) -> None:
-    """Test hook: ENVDOCTOR_BENCH_INJECT="ddp/rank1=segfault" (segfault, hang, exit)."""
-    for item in os.environ.get("ENVDOCTOR_BENCH_INJECT", "").split(","):
-        key, _, fault = item.partition("=")
-        if key.strip() == f"ddp/rank{rank}":
-            if fault == "segfault":
-                os.kill(os.getpid(), signal.SIGSEGV)
-            if fault == "hang":
-                time.sleep(10**6)
-            if fault == "exit":
-                sys.exit(3)
-
-
-def _sync(device: Any) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def sweep(spec: dict[str, Any], device: Any, world: int) -> dict[str, Any]:
     """All-reduce of each size, 5 warm-up and 20 timed iterations; the slowest rank's median time per size."""
     import torch
     import torch.distributed as dist
+
+    from envdoctor.bench.workloads import synchronize
 
     rows = []
     for size in spec["sweep_sizes"]:
         tensor = torch.ones(max(1, size // 4), dtype=torch.float32, device=device)
         for _ in range(SWEEP_WARMUP):
             dist.all_reduce(tensor)
-        _sync(device)
+        synchronize(device)
         times = []
         for _ in range(SWEEP_ITERATIONS):
             start = time.perf_counter()
             dist.all_reduce(tensor)
-            _sync(device)
+            synchronize(device)
             times.append(time.perf_counter() - start)
         times.sort()
         median = torch.tensor([times[len(times) // 2]], dtype=torch.float64, device=device)
@@ -74,7 +57,7 @@ def train(spec: dict[str, Any], device: Any, rank: int, world: int) -> dict[str,
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from envdoctor.bench.workloads import build, optimizer, training_step
+    from envdoctor.bench.workloads import amp_dtype_name, build, grad_scaler, optimizer, synchronize, training_step
 
     generator = torch.Generator().manual_seed(spec["seed"] + rank)  # each rank its own data
     torch.manual_seed(spec["seed"])
@@ -82,31 +65,26 @@ def train(spec: dict[str, Any], device: Any, rank: int, world: int) -> dict[str,
     model: Any = DistributedDataParallel(work.model, device_ids=[device.index] if device.type == "cuda" else None)
     if spec["compile"]:
         model = torch.compile(model, mode=spec["compile_mode"])
-    amp_dtype = None
-    if spec["amp"]:
-        name = spec["amp_dtype"] or ("bfloat16" if device.type == "cpu" or torch.cuda.is_bf16_supported()
-                                     else "float16")
-        amp_dtype = getattr(torch, name)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 and device.type == "cuda" else None
-    step = training_step(model, work, optimizer(work.model, device), device, amp_dtype, scaler)
+    amp_dtype = getattr(torch, amp_dtype_name(device, spec["amp_dtype"])) if spec["amp"] else None
+    step = training_step(model, work, optimizer(work.model, device), device, amp_dtype, grad_scaler(device, amp_dtype))
 
     # Warm-up covers DDP's bucket rebuild after the first iteration (and compilation).
     for _ in range(max(2, spec["warmup_steps"])):
         step()
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     step()
-    _sync(device)
+    synchronize(device)
     probe = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
     dist.all_reduce(probe, op=dist.ReduceOp.MAX)  # every rank runs the same number of steps
-    steps = max(spec["min_steps"], min(100_000, math.ceil(spec["min_time_s"] / max(float(probe.item()), 1e-6))))
+    steps = max(spec["min_steps"], min(MAX_TIMED_STEPS, math.ceil(spec["min_time_s"] / max(float(probe.item()), 1e-6))))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = []
     for _ in range(steps):
         begin = time.perf_counter()
         step()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - begin)
     memory = int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
     gathered: list[Any] = [None] * world
@@ -131,7 +109,8 @@ def main(spec_json: str) -> None:
     else:
         device = torch.device("cpu")
         dist.init_process_group("gloo")
-    _inject(spec, rank)
+    if injected(f"ddp/rank{rank}") == "exit":  # test hook: segfault and hang happen inside injected()
+        sys.exit(3)
     result = sweep(spec, device, world) if spec.get("sweep_sizes") else train(spec, device, rank, world)
     result["world_size"] = world
     result["backend"] = dist.get_backend()

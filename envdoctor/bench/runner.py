@@ -12,7 +12,7 @@ from envdoctor.bench.cell import MARKER
 from envdoctor.bench.config import PRESET_SIZES, BenchConfig, Mode
 from envdoctor.bench.ddp import CPU_SWEEP_BYTES, GPU_SWEEP_BYTES, Launch, run_torchrun
 from envdoctor.bench.results import CellResult, StepStats, SweepResult, quantile
-from envdoctor.children import marked_json, run_isolated, signal_name
+from envdoctor.children import last_line, marked_json, run_isolated, signal_name
 from envdoctor.facts import TorchRuntime
 from envdoctor.knowledge import Knowledge
 
@@ -78,6 +78,15 @@ def plan_cells(config: BenchConfig, devices: Sequence[str]) -> list[CellPlan]:
     return plans
 
 
+def cell_spec(plan: CellPlan, config: BenchConfig, batch: int) -> dict[str, Any]:
+    """What a cell's process (or each DDP rank) is told to run."""
+    return {"workload": plan.workload, "mode_name": plan.mode.name, "compile": plan.mode.compile,
+            "amp": plan.mode.amp, "device": plan.device,
+            "sizes": {**PRESET_SIZES[plan.workload][plan.preset], "batch": batch},
+            "compile_mode": config.compile_mode, "amp_dtype": config.amp_dtype, "warmup_steps": config.warmup_steps,
+            "min_steps": config.min_steps, "min_time_s": config.min_time_s, "seed": SEED}
+
+
 def run_child(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """Run one cell in a process of its own, so that a timeout also ends compile workers it started."""
     run = run_isolated([sys.executable, "-m", "envdoctor.bench.cell", json.dumps(spec)], timeout_s)
@@ -87,7 +96,7 @@ def run_child(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     if result is not None:
         return result
     killed_by = signal_name(run.returncode)
-    tail = (run.stderr.strip().splitlines() or ["no output"])[-1]
+    tail = last_line(run.stderr)
     if killed_by:
         return {"status": "crashed", "reason": f"the cell's process was killed by {killed_by}: {tail}"}
     return {"status": "error", "reason": f"the cell's process exited with status {run.returncode}: {tail}"}
@@ -178,11 +187,7 @@ class BenchRun:
                            raw.get("sweep", []), self.topology if kind == "cuda" else [])
 
     def _run_cell(self, plan: CellPlan, batch: int) -> dict[str, Any]:
-        sizes = {**PRESET_SIZES[plan.workload][plan.preset], "batch": batch}
-        spec: dict[str, Any] = {"workload": plan.workload, "mode_name": plan.mode.name, "compile": plan.mode.compile,
-                "amp": plan.mode.amp, "device": plan.device, "sizes": sizes, "compile_mode": self.config.compile_mode,
-                "amp_dtype": self.config.amp_dtype, "warmup_steps": self.config.warmup_steps,
-                "min_steps": self.config.min_steps, "min_time_s": self.config.min_time_s, "seed": SEED}
+        spec = cell_spec(plan, self.config, batch)
         if plan.world:
             return run_torchrun(spec, self._launch(plan.world), self.config.timeout_s)
         return run_child(spec, self.config.timeout_s)

@@ -96,6 +96,25 @@ def optimizer(model: nn.Module, device: torch.device) -> Any:
     return torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type == "cuda")
 
 
+def amp_dtype_name(device: torch.device, asked: Optional[str] = None) -> str:
+    """The autocast dtype: the one asked for, else bfloat16 where the device has it, else float16."""
+    return asked or ("bfloat16" if device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+                     else "float16")
+
+
+def grad_scaler(device: torch.device, amp_dtype: Optional[torch.dtype]) -> Any:
+    """The GradScaler float16 needs on CUDA; None where no loss scaling is needed."""
+    return torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 and device.type == "cuda" else None
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work; a no-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def _autocast(device: torch.device, amp_dtype: Optional[torch.dtype]) -> Any:
     return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 

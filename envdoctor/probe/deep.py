@@ -34,8 +34,7 @@ def check_device(device: str, timeout_s: float = DEFAULT_TIMEOUT_S, python: str 
     if rows is not None:
         return [DeepResult(**row) for row in rows]
     signal = signal_name(run.returncode)
-    detail = (run.stderr.strip() or run.stdout.strip() or "no output")[-2000:]
-    why = f"killed by {signal}: {detail}" if signal else detail
+    why = f"killed by {signal}: {run.tail(2000)}" if signal else run.tail(2000)
     return [DeepResult(device, "all checks", False, None, why)]
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from envdoctor.children import marked_json, signal_name
+from envdoctor.children import marked_json, signal_name, start_isolated, wait_isolated
 from envdoctor.facts.torch import TorchDevice, TorchRuntime
 from envdoctor.probe.torch_child import MARKER
 
@@ -59,9 +59,7 @@ class TorchChild:
         self._error: Optional[str] = None
         try:
             argv = [python, "-c", CHILD_SOURCE.read_text(encoding="utf-8")] + (["--companions"] if companions else [])
-            self._proc = subprocess.Popen(argv,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          stdin=subprocess.DEVNULL, text=True, errors="replace")
+            self._proc = start_isolated(argv)
         except OSError as exc:
             self._error = f"could not start {python}: {exc}"
 
@@ -69,24 +67,18 @@ class TorchChild:
         """Wait for the child (up to the timeout from its start) and say what it found."""
         if self._proc is None:
             return TorchRuntime(status="import_failed", error=self._error)
-        remaining = max(0.0, self.timeout_s - (time.perf_counter() - self._start))
-        try:
-            stdout, stderr = self._proc.communicate(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.communicate()
+        run = wait_isolated(self._proc, max(0.0, self.timeout_s - (time.perf_counter() - self._start)))
+        if run.timed_out:
             return TorchRuntime(status="timeout",
                                 error=f"importing torch did not finish within {self.timeout_s:g} s")
-        elapsed = time.perf_counter() - self._start
-        if self._proc.returncode == 0:
-            runtime = parse_child_output(stdout, elapsed)
+        if run.returncode == 0:
+            runtime = parse_child_output(run.stdout, time.perf_counter() - self._start)
             if runtime is not None:
                 return runtime
-        error = (stderr.strip() or stdout.strip() or "no output")[-_ERROR_TAIL_CHARS:]
-        killed_by = signal_name(self._proc.returncode)
+        killed_by = signal_name(run.returncode)
         if killed_by:
-            return TorchRuntime(status="crashed", error=error, exit_signal=killed_by)
-        return TorchRuntime(status="import_failed", error=error)
+            return TorchRuntime(status="crashed", error=run.tail(_ERROR_TAIL_CHARS), exit_signal=killed_by)
+        return TorchRuntime(status="import_failed", error=run.tail(_ERROR_TAIL_CHARS))
 
 
 def probe_torch_runtime(timeout_s: float = DEFAULT_TIMEOUT_S, python: str = sys.executable,
