@@ -93,6 +93,11 @@ class CellResult:
         return [r for r in rounds if r]
 
     @property
+    def total_samples_per_s(self) -> Optional[float]:
+        """The cell's whole throughput: every rank's together for a DDP cell."""
+        return self.global_samples_per_s if self.global_samples_per_s is not None else self.samples_per_s
+
+    @property
     def peak_memory_bytes(self) -> Optional[int]:
         return self.peak_allocated_bytes if self.peak_allocated_bytes is not None else self.peak_rss_bytes
 

@@ -18,12 +18,10 @@ from envdoctor.commands.compare import add_gate_arguments, gates_from, judge, lo
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.knowledge import knowledge
 from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
-from envdoctor.render.console import make_console, status
+from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console, status
 from envdoctor.render.json_doc import dumps
 from envdoctor.results.load import BenchResults
 from envdoctor.results.pytest_benchmark import export
-
-BENCH_PIPE_WIDTH = 140  # the results table is wide; logs and files do not wrap
 
 
 def _list(text: str) -> list[str]:
@@ -112,9 +110,9 @@ def run(args: argparse.Namespace) -> int:
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
         return bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)
 
-    def save(cells: list[CellResult], complete: bool = False, interrupted: bool = False) -> None:
+    def save(cells: list[CellResult]) -> None:
         if args.output is not None:
-            write_atomic(args.output, document(complete, interrupted))
+            write_atomic(args.output, document(False, False))
 
     interrupted = False
     with bench_progress(bench.total) as advance:
@@ -122,24 +120,25 @@ def run(args: argparse.Namespace) -> int:
             bench.run(on_start=lambda i, n, label: advance(i, label), on_cell=save)
         except KeyboardInterrupt:
             interrupted = True
-    save(bench.cells, complete=not interrupted, interrupted=interrupted)
-    _report(args, bench.cells, bench.sweeps, document(not interrupted, interrupted), interrupted)
+    final = document(not interrupted, interrupted)
+    if args.output is not None:
+        write_atomic(args.output, final)
+    _report(args, bench.cells, bench.sweeps, final, interrupted)
     if interrupted:
         return ExitCode.INTERRUPTED
     if args.save_baseline is not None:
-        write_atomic(args.save_baseline, document(True, False))
+        write_atomic(args.save_baseline, final)
     if args.export_pytest_benchmark is not None:
         write_atomic(args.export_pytest_benchmark, export(bench.cells, machine, created))
     if baseline is None:
         return ExitCode.OK
-    return _gate(args, bench, baseline, document)
+    return _gate(args, bench, baseline, BenchResults("this run", machine, config_plain, tuple(bench.cells)),
+                 document)
 
 
-def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults,
+def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults, current: BenchResults,
           document: Callable[[bool, bool], dict[str, Any]]) -> int:
     """Compare with the baseline; when a gate trips, run the tripped cells once more, then judge again."""
-    finished = document(True, False)
-    current = BenchResults("this run", finished["fingerprint"], finished["config"], tuple(bench.cells))
     comparison = judge(baseline, current, args)
     tripped = sorted({c.key for c in comparison.regressions if c.verdict == "regressed"})
     if tripped:
@@ -159,7 +158,7 @@ def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[Swee
         sys.stdout.write(dumps(document))
         return
     title = "envdoctor bench" + (" (interrupted: finished cells only)" if interrupted else "")
-    console = make_console(pipe_width=BENCH_PIPE_WIDTH)
+    console = make_console(pipe_width=WIDE_PIPE_WIDTH)
     render_bench(console, cells, title)
     render_sweeps(console, sweeps)
     if args.output is not None:

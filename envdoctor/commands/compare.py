@@ -11,13 +11,11 @@ from typing import Any
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.plain import to_plain
 from envdoctor.render.comparison import comparison_markdown, render_comparison
-from envdoctor.render.console import make_console
+from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console
 from envdoctor.render.json_doc import dumps
 from envdoctor.render.plot import PlotUnavailable, plot_comparison
 from envdoctor.results.compare import DEFAULT_GATE, Comparison, Gate, IncomparableError, compare, parse_gate
 from envdoctor.results.load import BenchResults, ResultsError, load_results
-
-PIPE_WIDTH = 140
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +68,7 @@ def report(comparison: Comparison, args: argparse.Namespace, baseline: str, curr
                                 "current": current, "regression": bool(comparison.regressions),
                                 **to_plain(comparison)}))
     elif show:
-        render_comparison(make_console(pipe_width=PIPE_WIDTH), comparison)
+        render_comparison(make_console(pipe_width=WIDE_PIPE_WIDTH), comparison)
     markdown = comparison_markdown(comparison, baseline, current)
     if args.markdown is not None:
         args.markdown.write_text(markdown, encoding="utf-8")

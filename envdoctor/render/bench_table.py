@@ -44,7 +44,7 @@ def _throughput(cell: CellResult) -> str:
     """Tokens/s for the transformer, else samples/s; global (all ranks) for DDP cells."""
     if cell.tokens_per_s is not None:
         return f"{cell.tokens_per_s:,.0f} tok/s"
-    samples = cell.global_samples_per_s if cell.global_samples_per_s is not None else cell.samples_per_s
+    samples = cell.total_samples_per_s
     return f"{samples:,.1f} /s" if samples is not None else "-"
 
 

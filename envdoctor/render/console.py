@@ -9,6 +9,8 @@ from typing import IO, Optional
 
 from rich.console import Console
 
+WIDE_PIPE_WIDTH = 140  # for the wide results tables: logs and files do not wrap them
+
 
 def make_console(file: Optional[IO[str]] = None, width: Optional[int] = None,
                  pipe_width: Optional[int] = None) -> Console:

@@ -141,7 +141,7 @@ def _noise_note(base: CellResult, cur: CellResult, gate: Gate) -> str:
 
 def _value(cell: CellResult, metric: str) -> Optional[float]:
     if metric == "samples_per_s":
-        return cell.global_samples_per_s or cell.samples_per_s
+        return cell.total_samples_per_s
     if metric == "peak_memory":
         return float(cell.peak_memory_bytes) if cell.peak_memory_bytes else None
     return cell.compile_s

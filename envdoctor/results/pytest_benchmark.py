@@ -38,7 +38,7 @@ def export(cells: Sequence[CellResult], fingerprint: dict[str, Any], created: st
         benchmarks.append({
             "group": cell.workload, "name": cell.key, "fullname": f"envdoctor::{cell.key}", "params": None,
             "param": None,
-            "extra_info": {"samples_per_s": cell.global_samples_per_s or cell.samples_per_s,
+            "extra_info": {"samples_per_s": cell.total_samples_per_s,
                            "tokens_per_s": cell.tokens_per_s, "peak_memory_bytes": cell.peak_memory_bytes,
                            "mfu": cell.mfu, "compile_s": cell.compile_s, "batch_size": cell.batch_size,
                            "preset": cell.preset, "settings": cell.settings},
