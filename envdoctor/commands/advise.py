@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         console = make_console()
         render_advice(console, question, advice)
-        for reason in advice.passed_over:
-            console.print(f"  passed over: {reason}", style="dim", markup=False)
+        if advice.plan is not None:  # without a plan, render_advice lists these reasons already
+            for reason in advice.passed_over:
+                console.print(f"  passed over: {reason}", style="dim", markup=False)
     return ExitCode.OK if advice.plan is not None else ExitCode.FINDINGS

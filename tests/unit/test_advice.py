@@ -86,7 +86,15 @@ def test_advise_cli_with_a_gpu_name(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_advise_cli_without_a_fitting_release_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["advise", "--python", "3.13", "--os", "linux", "--torch", "2.4"]) == 1
-    assert "No torch release" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "No torch release" in out
+    assert out.count("torch 2.4 has wheels for Python 3.8 to 3.12, not 3.13") == 1  # each reason once
+
+
+def test_advise_lists_what_it_passed_over_beside_a_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["advise", "--python", "3.13", "--os", "linux", "--glibc", "2.17"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("passed over:") >= 1 and "No torch release" not in out
 
 
 @pytest.mark.parametrize(
