@@ -1,1 +1,15 @@
 """One module per subcommand, each with `add_parser(subparsers)` and `run(args) -> int`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from envdoctor.exitcodes import UsageError
+from envdoctor.knowledge import Knowledge
+
+
+def require_release(kb: Knowledge, release: Optional[str]) -> None:
+    """A `--torch RELEASE` the knowledge base does not hold is a usage error."""
+    if release is not None and kb.release(release) is None:
+        raise UsageError(f"--torch {release}: not a torch release in the knowledge base "
+                         f"({kb.releases[-1].series} to {kb.releases[0].series})")

@@ -7,6 +7,7 @@ import re
 import sys
 from typing import Any, Optional
 
+from envdoctor.commands import require_release
 from envdoctor.diagnose.advice import plan_install
 from envdoctor.diagnose.machine import Machine
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
@@ -75,9 +76,7 @@ def machine_from_args(args: argparse.Namespace, kb: Knowledge) -> Machine:
 def run(args: argparse.Namespace) -> int:
     kb = knowledge()
     machine = machine_from_args(args, kb)
-    if args.torch is not None and kb.release(args.torch) is None:
-        raise UsageError(f"--torch {args.torch}: not a torch release in the knowledge base "
-                         f"({kb.releases[-1].series} to {kb.releases[0].series})")
+    require_release(kb, args.torch)
     question = f"torch {args.torch} for this machine" if args.torch else "The newest torch for this machine"
     advice = plan_install(machine, kb, args.torch)
     if args.json:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from envdoctor.check import CheckOptions, run_check
+from envdoctor.commands import require_release
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
@@ -66,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if override and not re.fullmatch(r"\d+(\.\d+){0,2}", override):
         raise UsageError(f"{DRIVER_OVERRIDE_VAR}={override!r} is not a driver version like 550.54.14")
     kb = knowledge()
-    if args.torch is not None and kb.release(args.torch) is None:
-        raise UsageError(f"--torch {args.torch}: not a torch release in the knowledge base "
-                         f"({kb.releases[-1].series} to {kb.releases[0].series})")
+    require_release(kb, args.torch)
     if args.deep and (args.no_import or args.from_file):
         raise UsageError("--deep runs torch on this machine, so it cannot be combined with --no-import or --from")
     if args.from_file is not None:

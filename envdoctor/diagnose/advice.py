@@ -91,15 +91,21 @@ def _release_fits(release: Release, machine: Machine, kb: Knowledge) -> Optional
     return _glibc_short(kb, machine, release.latest)
 
 
-def _glibc_short(kb: Knowledge, machine: Machine, torch_version: str) -> Optional[str]:
-    """Why the wheels of `torch_version` ("2.6.0", or one variant: "2.6.0+cu126") need a newer glibc, or None."""
+def glibc_needed(kb: Knowledge, machine: Machine, torch_version: str) -> Optional[str]:
+    """The glibc the Linux wheels of `torch_version` ("2.6.0", or one variant: "2.6.0+cu126") need, when this
+    machine's is older; None when it suffices or either is not known."""
     if machine.os != "linux" or not machine.glibc:
         return None
-    needed = kb.ranged(kb.linux_glibc, torch_version, "aarch64" if machine.arch != "x86_64" else "x86_64")
+    needed = kb.ranged(kb.linux_glibc, torch_version, "x86_64" if machine.arch == "x86_64" else "aarch64")
     have = version_or_none(machine.glibc)
-    if needed and have is not None and have < Version(needed):
-        return f"torch {torch_version}'s Linux wheels need glibc {needed}, this system has {machine.glibc}"
-    return None
+    return needed if needed and have is not None and have < Version(needed) else None
+
+
+def _glibc_short(kb: Knowledge, machine: Machine, torch_version: str) -> Optional[str]:
+    """Why the wheels of `torch_version` need a newer glibc, or None."""
+    needed = glibc_needed(kb, machine, torch_version)
+    return f"torch {torch_version}'s Linux wheels need glibc {needed}, this system has {machine.glibc}" if needed \
+        else None
 
 
 def _cuda_fits(variant: CudaVariant, release: Release, machine: Machine, kb: Knowledge) -> Optional[str]:
@@ -107,8 +113,7 @@ def _cuda_fits(variant: CudaVariant, release: Release, machine: Machine, kb: Kno
     glibc = _glibc_short(kb, machine, f"{release.latest}+{variant.variant}")
     if glibc is not None:
         return glibc
-    os_name = "windows" if machine.os == "windows" else "linux"
-    needed = kb.minimum_driver(variant.cuda, os_name)
+    needed = kb.minimum_driver(variant.cuda, machine.driver_os)
     driver = machine.driver_version
     if driver is None:
         return "the NVIDIA driver version is unknown"

@@ -9,7 +9,7 @@ from typing import Optional
 
 from envdoctor.diagnose.machine import Machine
 from envdoctor.facts import Facts
-from envdoctor.knowledge import Knowledge, Release
+from envdoctor.knowledge import Knowledge, Release, torch_base
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,12 @@ class TorchBuild:
     def cuda(self) -> Optional[str]:
         """The CUDA version of a CUDA build ("12.1"), else None."""
         return variant_cuda(self.variant)
+
+    @property
+    def patch(self) -> str:
+        """The release this is a build of: "2.5.0" for "2.5.0.dev20240801+cu124" and for "2.5.0+cu124"."""
+        base = torch_base(self.version)
+        return str(base) if base else self.version.split("+")[0]
 
 
 def variant_cuda(variant: Optional[str]) -> Optional[str]:
@@ -51,6 +57,12 @@ def untagged_variant(release: Optional[Release], machine: Machine) -> tuple[Opti
     return None, "no local tag, and PyPI's default for this release and platform is not known"
 
 
+def variant_of(version: str, release: Optional[Release], machine: Machine) -> tuple[Optional[str], str]:
+    """The variant a torch-family version names in its local tag, else PyPI's for that release; and how it was told."""
+    tag = local_tag(version)
+    return (tag, f"the local tag +{tag}") if tag else untagged_variant(release, machine)
+
+
 def installed_torch(facts: Facts, kb: Knowledge, machine: Machine) -> Optional[TorchBuild]:
     runtime = facts.torch
     dists = facts.packages.get("torch")
@@ -67,8 +79,4 @@ def installed_torch(facts: Facts, kb: Knowledge, machine: Machine) -> Optional[T
     if version is None:
         return None
     release = kb.release(version)
-    tag = local_tag(version)
-    if tag:
-        return TorchBuild(version, release, tag, f"the local tag +{tag}", False)
-    variant, source = untagged_variant(release, machine)
-    return TorchBuild(version, release, variant, source, False)
+    return TorchBuild(version, release, *variant_of(version, release, machine), False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,11 +43,19 @@ class Machine:
     def has_nvidia(self) -> bool:
         return self.driver is not None or bool(self.gpu_names)
 
+    @property
+    def driver_os(self) -> str:
+        """The column of NVIDIA's minimum-driver table that applies here: "windows" or "linux"."""
+        return "windows" if self.os == "windows" else "linux"
 
-def gpu_capabilities(facts: Facts, kb: Knowledge) -> tuple[tuple[str, Optional[Capability], str], ...]:
+
+GpuRow = tuple[str, Optional[Capability], str]  # (name, compute capability, where the capability came from)
+
+
+def gpu_capabilities(facts: Facts, kb: Knowledge) -> tuple[GpuRow, ...]:
     """Each NVIDIA GPU's (name, compute capability, where the capability came from)."""
     if facts.nvidia.gpus:
-        rows: list[tuple[str, Optional[Capability], str]] = []
+        rows: list[GpuRow] = []
         for gpu in facts.nvidia.gpus:
             name = gpu.name or f"GPU {gpu.index}"
             if gpu.compute_capability is not None:
@@ -58,10 +67,10 @@ def gpu_capabilities(facts: Facts, kb: Knowledge) -> tuple[tuple[str, Optional[C
     return tuple((d.name, d.capability, "torch") for d in facts.torch.devices)
 
 
-def machine_from_facts(facts: Facts, kb: Knowledge) -> Machine:
+def machine_from_facts(facts: Facts, gpus: Sequence[GpuRow]) -> Machine:
+    """The machine the facts describe, with its NVIDIA GPUs as gpu_capabilities found them."""
     os_info = facts.system.os
     python = ".".join(facts.system.python.version.split(".")[:2]) if facts.system.python.version else None
-    gpus = gpu_capabilities(facts, kb)
     macos = facts.accelerators.apple.macos_version if facts.accelerators.apple else None
     arch = ARCH_NAMES.get(os_info.arch.lower(), os_info.arch.lower()) or ASSUMED_ARCH
     return Machine(

@@ -9,7 +9,7 @@ from envdoctor.diagnose.advice import Advice, plan_install
 from envdoctor.diagnose.findings import Finding, Severity
 from envdoctor.diagnose.rules import context, findings, unchecked
 from envdoctor.facts import Facts
-from envdoctor.knowledge import Knowledge, torch_base
+from envdoctor.knowledge import Knowledge
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def run_diagnosis(facts: Facts, kb: Knowledge, torch: Optional[str] = None) -> D
     else:
         advice.append(("The newest torch for this machine", plan_install(ctx.machine, kb)))
     if ctx.build is not None and ctx.build.release is not None:
-        installed = str(torch_base(ctx.build.version))
+        installed = ctx.build.patch
         advice.append((f"The installed torch {installed}, in the variant that fits",
                        plan_install(ctx.machine, kb, installed)))
     return Diagnosis(findings(ctx), tuple(advice), kb.valid_as_of, unchecked(ctx))

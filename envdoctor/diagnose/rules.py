@@ -8,16 +8,15 @@ from typing import Optional
 
 from packaging.version import Version
 
-from envdoctor.diagnose.advice import Advice, plan_install
+from envdoctor.diagnose.advice import Advice, glibc_needed, plan_install
 from envdoctor.diagnose.archs import runs_on, sm, too_new_or_old
-from envdoctor.diagnose.build import TorchBuild, installed_torch, local_tag, untagged_variant
+from envdoctor.diagnose.build import TorchBuild, installed_torch, variant_of
 from envdoctor.diagnose.findings import Finding, Severity, worst_first
-from envdoctor.diagnose.machine import Machine, gpu_capabilities, machine_from_facts
+from envdoctor.diagnose.machine import GpuRow, Machine, gpu_capabilities, machine_from_facts
 from envdoctor.facts import Facts
-from envdoctor.knowledge import Capability, ErrorSignature, Knowledge, torch_base, version_or_none
+from envdoctor.knowledge import ErrorSignature, Knowledge, torch_base, version_or_none
 
 SHM_MINIMUM_BYTES = 1024**3  # below this, DataLoader workers and NCCL's shared-memory transport run short
-_GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -26,11 +25,7 @@ class Context:
     kb: Knowledge
     machine: Machine
     build: Optional[TorchBuild]
-    gpus: tuple[tuple[str, Optional[Capability], str], ...]  # (name, capability, where it came from)
-
-    @property
-    def os_name(self) -> str:
-        return "windows" if self.machine.os == "windows" else "linux"
+    gpus: tuple[GpuRow, ...]
 
     def plan_for(self, series: Optional[str]) -> Advice:
         try:
@@ -87,7 +82,7 @@ def torch_import_failed(ctx: Context) -> list[Finding]:
         fix = "Run `python -c 'import torch'` to see where it hangs (a network file system, a stuck driver call)."
     else:
         fix = "Reinstall torch and its companions from one index:"
-    command = ctx.fix_command(ctx.build.version.split("+")[0] if ctx.build else None) if fix.endswith(":") else None
+    command = ctx.fix_command(ctx.build.patch if ctx.build else None) if fix.endswith(":") else None
     return [Finding("torch-import-failed", Severity.ERROR, f"torch does not import ({runtime.status})",
                     tuple(evidence), fix, command)]
 
@@ -107,7 +102,7 @@ def driver_too_old(ctx: Context) -> list[Finding]:
     version = ctx.machine.driver_version
     if build is None or build.cuda is None or driver is None or version is None:
         return []
-    needed = ctx.kb.minimum_driver(build.cuda, ctx.os_name)
+    needed = ctx.kb.minimum_driver(build.cuda, ctx.machine.driver_os)
     if needed is None or version >= needed:
         return []
     evidence = (("driver", driver), ("torch", f"{build.version} (CUDA {build.cuda}, from {build.variant_source})"),
@@ -115,11 +110,7 @@ def driver_too_old(ctx: Context) -> list[Finding]:
     return [Finding("driver-too-old", Severity.ERROR,
                     f"the driver {driver} is too old for torch built with CUDA {build.cuda} (needs {needed})",
                     evidence, f"Upgrade the NVIDIA driver to {needed} or newer, or install a build this driver runs:",
-                    ctx.fix_command(torch_version(build)))]
-
-
-def torch_version(build: TorchBuild) -> str:
-    return build.version.split("+")[0]
+                    ctx.fix_command(build.patch))]
 
 
 def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
@@ -152,7 +143,7 @@ def gpu_arch_unsupported(ctx: Context) -> list[Finding]:
         findings.append(Finding(
             "gpu-arch-unsupported", Severity.ERROR,
             f"torch {build.version} has no code for {name} ({sm(cap)}): the GPU is {which} for this build",
-            evidence, "Install a build whose architectures cover this GPU:", ctx.fix_command(torch_version(build))))
+            evidence, "Install a build whose architectures cover this GPU:", ctx.fix_command(build.patch)))
     return findings
 
 
@@ -164,7 +155,7 @@ def cpu_wheel_on_gpu_host(ctx: Context) -> list[Finding]:
                 ("NVIDIA driver", ctx.machine.driver), ("GPUs", ", ".join(name for name, _, _ in ctx.gpus)))
     return [Finding("cpu-wheel-on-gpu-host", Severity.ERROR, "a CPU-only torch is installed on a machine with an "
                     "NVIDIA GPU", evidence, "Install the CUDA build that fits this driver and GPU:",
-                    ctx.fix_command(torch_version(build)))]
+                    ctx.fix_command(build.patch))]
 
 
 def cuda_wheel_without_gpu(ctx: Context) -> list[Finding]:
@@ -177,7 +168,7 @@ def cuda_wheel_without_gpu(ctx: Context) -> list[Finding]:
                 ("NVIDIA driver", "none found"), ("GPUs", "none found"))
     command = None
     if build.release is not None and ctx.machine.os != "macos":
-        plan = ctx.plan_for(torch_version(build)).plan
+        plan = ctx.plan_for(build.patch).plan
         if plan is not None and plan.variant == "cpu":
             command = plan.pip_command
     return [Finding("cuda-wheel-without-gpu", Severity.WARNING,
@@ -185,19 +176,15 @@ def cuda_wheel_without_gpu(ctx: Context) -> list[Finding]:
                     "The CPU build is gigabytes smaller and runs the same here:", command)]
 
 
-def _effective_variant(version: str, ctx: Context) -> Optional[str]:
-    tag = local_tag(version)
-    return tag if tag else untagged_variant(ctx.kb.release(version), ctx.machine)[0]
-
-
 def companion_mismatch(ctx: Context) -> list[Finding]:
     build = ctx.build
     if build is None or build.release is None:
         return []
-    torch_patch = str(torch_base(build.version))
+    torch_patch = build.patch
     torch_variant = build.variant
     findings = []
-    nightly = bool(version_or_none(build.version.split("+")[0]) and Version(build.version.split("+")[0]).is_prerelease)
+    parsed = version_or_none(build.version.split("+")[0])
+    nightly = parsed is not None and parsed.is_prerelease
     for name, table in (("torchvision", build.release.torchvision), ("torchaudio", build.release.torchaudio)):
         problems = []
         for dist in ctx.facts.packages.get(name):
@@ -206,7 +193,7 @@ def companion_mismatch(ctx: Context) -> list[Finding]:
             if expected and base is not None and base != Version(expected):
                 problems.append(f"{name} {dist.version} is paired with another torch; torch {torch_patch} "
                                 f"pairs with {name} {expected}")
-            variant = _effective_variant(dist.version, ctx)
+            variant = variant_of(dist.version, ctx.kb.release(dist.version), ctx.machine)[0]
             if variant and torch_variant and variant != torch_variant:
                 problems.append(f"{name} is built for {variant}, torch for {torch_variant}")
         error = ctx.facts.torch.companion_errors.get(name)
@@ -263,10 +250,9 @@ def os_unsupported(ctx: Context) -> list[Finding]:
                                     f"MPS (the Apple GPU backend) needs macOS {needed}; this Mac runs {macos}",
                                     (("macOS", str(macos)), ("torch", build.version),
                                      ("MPS needs macOS", needed)), f"Update macOS to {needed} or newer."))
-    if machine.os == "linux" and machine.glibc and not build.imported:  # an import proves the glibc suffices
-        needed = kb.ranged(kb.linux_glibc, build.version, "x86_64" if machine.arch == "x86_64" else "aarch64")
-        glibc = version_or_none(machine.glibc)
-        if needed and glibc is not None and glibc < Version(needed):
+    if not build.imported:  # an import proves the glibc suffices
+        needed = glibc_needed(kb, machine, build.version)
+        if needed and machine.glibc:
             findings.append(Finding("os-unsupported", Severity.ERROR,
                                     f"torch {build.release.series}'s wheels need glibc {needed}; this system has "
                                     f"{machine.glibc}", (("glibc", machine.glibc), ("torch", build.version),
@@ -339,7 +325,7 @@ def cuda_unavailable(ctx: Context) -> list[Finding]:
     if build is None or build.cuda is None or runtime.status != "ok" or runtime.cuda_available is not False:
         return []
     driver, version = ctx.machine.driver, ctx.machine.driver_version
-    needed = ctx.kb.minimum_driver(build.cuda, ctx.os_name)
+    needed = ctx.kb.minimum_driver(build.cuda, ctx.machine.driver_os)
     if driver is None or version is None or not ctx.gpus or (needed is not None and version < needed):
         return []  # no GPU, or driver-too-old explains it
     evidence: list[tuple[str, str]] = [("torch", build.version), ("driver", driver),
@@ -423,8 +409,9 @@ def unchecked(ctx: Context) -> tuple[str, ...]:
 
 
 def context(facts: Facts, kb: Knowledge) -> Context:
-    machine = machine_from_facts(facts, kb)
-    return Context(facts, kb, machine, installed_torch(facts, kb, machine), gpu_capabilities(facts, kb))
+    gpus = gpu_capabilities(facts, kb)
+    machine = machine_from_facts(facts, gpus)
+    return Context(facts, kb, machine, installed_torch(facts, kb, machine), gpus)
 
 
 def findings(ctx: Context) -> tuple[Finding, ...]:

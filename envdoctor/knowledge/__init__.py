@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -47,9 +48,6 @@ class Release:
         """The newest patch an install plan can use."""
         plannable = [p for p in self.patches if p not in self.lts_patches]
         return plannable[-1] if plannable else f"{self.series}.0"
-
-    def variant(self, name: str) -> Optional[CudaVariant]:
-        return next((v for v in self.cuda if v.variant == name), None)
 
 
 @dataclass(frozen=True)
@@ -89,10 +87,6 @@ class RangedValue:
     torch: SpecifierSet
     arch: Optional[str]
     value: Optional[str]  # None: nothing exists for that range (no wheel, no MPS)
-
-
-def _version(text: str) -> Version:
-    return Version(text)
 
 
 def _spec(text: str) -> SpecifierSet:
@@ -136,7 +130,7 @@ class Knowledge:
         self._peaks = _load("peak_flops.json")
         self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures))
         self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
-                                     key=lambda r: _version(r.series), reverse=True))
+                                     key=lambda r: Version(r.series), reverse=True))
         self._min_driver = [(row["cuda"], row) for row in drivers["minimum_driver"]]
         self.wheel_archs = tuple(WheelArchs(_spec(w["torch"]), w["variant"], w["platform"], tuple(w["archs"]),
                                             w.get("distribution", "pip")) for w in archs["wheels"])
@@ -153,7 +147,7 @@ class Knowledge:
     def _release(r: dict[str, Any]) -> Release:
         return Release(
             series=r["version"],
-            patches=tuple(sorted(r.get("patches", []), key=_version)),
+            patches=tuple(sorted(r.get("patches", []), key=Version)),
             python=tuple(r.get("python", [])),
             python_experimental=tuple(r.get("python_experimental", [])),
             cuda=tuple(CudaVariant(c["variant"], c["cuda"], c.get("cudnn"), c.get("status", "stable") == "stable")
@@ -208,25 +202,14 @@ class Knowledge:
 
     def gpu_capability(self, name: str) -> Optional[GpuModel]:
         """The GPU model a reported name ("NVIDIA GeForce GTX 1080 Ti") is, by its longest matching key."""
-        lowered = " ".join(name.lower().split())
-        best: Optional[tuple[int, GpuModel]] = None
-        for model in self.gpus:
-            for key in model.match:
-                if key in lowered and (best is None or len(key) > best[0]):
-                    best = (len(key), model)
-        return best[1] if best else None
+        return _longest_match(" ".join(name.lower().split()), ((model.match, model) for model in self.gpus))
 
     def peak_flops(self, device_name: str, dtype: str) -> Optional[PeakFlops]:
         """The dense peak of a GPU (by torch's device name) for a dtype, or None: never another device's figure."""
         lowered = " ".join(device_name.lower().split()) + " "
-        best: Optional[tuple[int, dict[str, Any]]] = None
-        for row in self._peaks["devices"]:
-            for key in row["match"]:
-                if key in lowered and (best is None or len(key) > best[0]):
-                    best = (len(key), row)
-        if best is None or dtype not in best[1]["tflops"]:
+        row = _longest_match(lowered, ((row["match"], row) for row in self._peaks["devices"]))
+        if row is None or dtype not in row["tflops"]:
             return None
-        row = best[1]
         return PeakFlops(row["name"], float(row["tflops"][dtype]), row["source"])
 
     def ranged(self, table: tuple[RangedValue, ...], torch_version: str, arch: Optional[str] = None) -> Optional[str]:
@@ -239,6 +222,19 @@ class Knowledge:
             if version in row.torch and row.arch in (None, arch):
                 return row.value
         return None
+
+
+_Row = TypeVar("_Row")
+
+
+def _longest_match(text: str, rows: Iterable[tuple[Sequence[str], _Row]]) -> Optional[_Row]:
+    """The row with the longest key found in `text`; the first such row on a tie, None when no key is."""
+    best: Optional[tuple[int, _Row]] = None
+    for keys, row in rows:
+        for key in keys:
+            if key in text and (best is None or len(key) > best[0]):
+                best = (len(key), row)
+    return best[1] if best else None
 
 
 def _cuda_key_matches(key: str, cuda: Version) -> bool:

@@ -180,3 +180,16 @@ def test_broken_torch_without_runtime_is_not_missing() -> None:
 def test_unknown_runtime_is_fine() -> None:
     facts = replace(healthy(), torch=TorchRuntime(status="skipped"))
     assert {f.id for f in diagnose(facts, KB)} == set()
+
+
+def test_a_nightly_is_advised_as_the_release_it_precedes_everywhere() -> None:
+    # Every fix command and the advice pin the same torch: a nightly of 2.5.0 maps to the 2.5.0 release.
+    facts = facts_for(torch="2.5.0.dev20240801+cu124", imported=False, driver="470.82.01",
+                      companions={"torchvision": "0.20.0.dev20240801+cu121"})
+    diagnosis = run_diagnosis(facts, KB)
+    commands = {f.id: f.command for f in diagnosis.findings if f.command}
+    assert set(commands) >= {"driver-too-old", "companion-mismatch"}
+    installed = [advice for title, advice in diagnosis.advice if title.startswith("The installed torch")]
+    assert [a.plan.torch for a in installed if a.plan] == ["2.5.0"]
+    for command in commands.values():
+        assert "torch==2.5.0+" in command, command
