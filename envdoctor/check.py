@@ -96,6 +96,7 @@ def run_check(options: CheckOptions = CheckOptions(), host: Optional[Host] = Non
         torch = TorchRuntime(status="skipped", error="skipped by --no-import")
     else:
         torch = torch_child.result()
+        # Until its result was read, after the system probes: at least the child's own time, never less.
         timings["torch"] = round(time.perf_counter() - start, 4)
     nvidia_info = nvidia.result_within(options.nvidia_timeout_s) or _nvidia_timed_out(options.nvidia_timeout_s)
     return Facts(

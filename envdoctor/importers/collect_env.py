@@ -26,7 +26,6 @@ from envdoctor.facts import (
 )
 from envdoctor.parse.collect_env import CollectEnvReport, parse_collect_env
 from envdoctor.parse.lscpu import parse_lscpu
-from envdoctor.probe.cpu import ISA_FEATURES
 
 NOT_REPORTED = "not in a collect_env report"
 SOURCE = "collect_env report"
@@ -87,9 +86,8 @@ def _cpu(report: CollectEnvReport) -> CpuInfo:
         return CpuInfo(None, None, None, None, None, None,
                        {"model": NOT_REPORTED, "isa": NOT_REPORTED, "cores": NOT_REPORTED})
     info = parse_lscpu("\n".join(lines))
-    isa = tuple(f for f in ISA_FEATURES if f in info.flags) if info.flags is not None else None
-    unknown = {} if isa is not None else {"isa": "the report's lscpu block has no Flags line"}
-    return CpuInfo(info.model_name, info.cores, info.cpus, None, isa, "lscpu (in the report)", unknown)
+    unknown = {} if info.isa is not None else {"isa": "the report's lscpu block has no Flags line"}
+    return CpuInfo(info.model_name, info.cores, info.cpus, None, info.isa, "lscpu (in the report)", unknown)
 
 
 def _gpu_names(report: CollectEnvReport) -> list[str]:
@@ -151,14 +149,13 @@ def _torch(report: CollectEnvReport, packages: PackageFacts) -> TorchRuntime:
     )
 
 
-def _toolkit(report: CollectEnvReport) -> ToolkitInfo:
+def _toolkit(report: CollectEnvReport, system: str) -> ToolkitInfo:
     # collect_env calls nvcc's version "CUDA runtime version"; it is the local toolkit's.
     nvcc = report.value("CUDA runtime version")
     nvcc = nvcc if nvcc and _VERSION.match(nvcc) else None
     unknown = {"nvcc_path": NOT_REPORTED, "cuda_home": NOT_REPORTED, "library_dirs": NOT_REPORTED}
     if nvcc is None:
         unknown["nvcc_version"] = "the report names no nvcc"
-    system = _system(report)[0]
     return ToolkitInfo(None, nvcc, None, None, "PATH" if system == "Windows" else "LD_LIBRARY_PATH", (), unknown)
 
 
@@ -183,5 +180,5 @@ def facts_from_report(text: str, path: str) -> Facts:
         accelerators=AcceleratorFacts((), None, apple, None, {"pci_gpus": NOT_REPORTED}),
         packages=packages,
         torch=_torch(report, packages),
-        toolkit=_toolkit(report),
+        toolkit=_toolkit(report, os_info.system),
     )

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+# Features that change which CPU kernels PyTorch (oneDNN, FBGEMM, its own vectorised ops) can use.
+ISA_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8",
+                "asimd", "sve", "sve2", "bf16", "i8mm")
+
 
 @dataclass(frozen=True)
 class LscpuInfo:
@@ -14,6 +18,11 @@ class LscpuInfo:
     threads_per_core: Optional[int]
     cores: Optional[int]  # physical cores over all sockets (or clusters, on Arm)
     flags: Optional[frozenset[str]]  # None when this lscpu prints no Flags line
+
+    @property
+    def isa(self) -> Optional[tuple[str, ...]]:
+        """The ISA_FEATURES among the flags, in that order; None without a Flags line."""
+        return tuple(f for f in ISA_FEATURES if f in self.flags) if self.flags is not None else None
 
 
 def _int(value: Optional[str]) -> Optional[int]:

@@ -12,10 +12,6 @@ from envdoctor.facts.system import CpuInfo
 from envdoctor.parse.lscpu import parse_lscpu
 from envdoctor.probe.host import Host
 
-# Features that change which CPU kernels PyTorch (oneDNN, FBGEMM, its own vectorised ops) can use.
-ISA_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8",
-                "asimd", "sve", "sve2", "bf16", "i8mm")
-
 
 def _usable_threads() -> Optional[int]:
     try:
@@ -38,9 +34,8 @@ def probe_cpu(host: Host) -> CpuInfo:
             source, model = "lscpu", info.model_name
             cores = cores or info.cores
             threads = threads or info.cpus
-            if info.flags is not None:
-                isa = tuple(f for f in ISA_FEATURES if f in info.flags)
-            else:
+            isa = info.isa
+            if isa is None:
                 unknown["isa"] = "this lscpu prints no Flags line"
         else:
             unknown["isa"] = unknown["model"] = result.why_not()

@@ -70,7 +70,7 @@ def _conflicts(dists: Iterable[tuple[Distribution, set[str]]]) -> tuple[ModuleCo
     return tuple(ModuleConflict(m, tuple(p)) for m, p in providers.items() if len(p) > 1)
 
 
-def _conda(host: Host, prefix: Optional[str]) -> tuple[CondaPackage, ...]:
+def _conda(prefix: Optional[str]) -> tuple[CondaPackage, ...]:
     if prefix is None:
         return ()
     meta = Path(prefix) / "conda-meta"
@@ -119,4 +119,4 @@ def probe_packages(host: Host, python_prefix: str, path: Optional[list[str]] = N
         unknown["torch_origin"] = "not looked up for a path other than sys.path"
     prefix = _conda_prefix(host, python_prefix)
     distributions = tuple(sorted((d for d, _ in found), key=lambda d: (d.name, d.location)))
-    return PackageFacts(distributions, _conflicts(found), prefix, _conda(host, prefix), origin, unknown)
+    return PackageFacts(distributions, _conflicts(found), prefix, _conda(prefix), origin, unknown)
