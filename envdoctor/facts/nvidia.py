@@ -27,6 +27,7 @@ class GpuInfo:
     pcie_width: Optional[int]  # current link width (lanes)
     pcie_width_max: Optional[int]
     nvlink_active_links: Optional[int]
+    pci_bus_id: Optional[str] = None  # "00000000:07:00.0" (NVML's busId, nvidia-smi's "Bus-Id")
     unknown: Mapping[str, str] = field(default_factory=dict)
 
 

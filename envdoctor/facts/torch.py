@@ -13,6 +13,8 @@ class TorchDevice:
     name: str
     capability: tuple[int, int]
     total_memory_bytes: int
+    uuid: Optional[str] = None  # CUDA's device UUID, without NVML's "GPU-"/"MIG-" prefix; a MIG slice has its own
+    pci_bus_id: Optional[str] = None  # "00000000:07:00.0", NVML's spelling; a MIG slice shares its GPU's
 
 
 @dataclass(frozen=True)
