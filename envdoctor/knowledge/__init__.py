@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Optional, TypeVar
 
 from packaging.specifiers import SpecifierSet
@@ -81,6 +82,15 @@ class PeakFlops:
 
 
 @dataclass(frozen=True)
+class PeakModel:
+    """One GPU model of the peak table: its dense TFLOP/s by dtype ("bfloat16", "float16", "tf32", "float32")."""
+
+    name: str  # the table's name for the model: "H100 SXM"
+    tflops: Mapping[str, float]  # only the dtypes a source gives
+    source: str
+
+
+@dataclass(frozen=True)
 class RangedValue:
     """A value that holds for a range of torch releases (and one architecture, where it says)."""
 
@@ -127,8 +137,10 @@ class Knowledge:
         gpus = _load("gpus.json")
         platforms = _load("platforms.json")
         signatures = _load("error_signatures.json")
-        self._peaks = _load("peak_flops.json")
-        self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures))
+        peaks = _load("peak_flops.json")
+        self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures,
+                                                          peaks))
+        self._peak_models = _peak_index(peaks["devices"])
         self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
                                      key=lambda r: Version(r.series), reverse=True))
         self._min_driver = [(row["cuda"], row) for row in drivers["minimum_driver"]]
@@ -204,13 +216,18 @@ class Knowledge:
         """The GPU model a reported name ("NVIDIA GeForce GTX 1080 Ti") is, by its longest matching key."""
         return _longest_match(" ".join(name.lower().split()), ((model.match, model) for model in self.gpus))
 
+    def peak_model(self, device_name: str) -> Optional[PeakModel]:
+        """The peak-table row whose listed names include `device_name` exactly (whitespace and case aside), or None:
+        a MIG slice, a cut-down variant or an unlisted model never borrows another model's figures."""
+        return self._peak_models.get(_peak_key(device_name))
+
     def peak_flops(self, device_name: str, dtype: str) -> Optional[PeakFlops]:
-        """The dense peak of a GPU (by torch's device name) for a dtype, or None: never another device's figure."""
-        lowered = " ".join(device_name.lower().split()) + " "
-        row = _longest_match(lowered, ((row["match"], row) for row in self._peaks["devices"]))
-        if row is None or dtype not in row["tflops"]:
+        """The dense peak of a GPU (by torch's device name) for a dtype, or None when the model is unknown or its
+        row gives no figure for the dtype."""
+        model = self.peak_model(device_name)
+        if model is None or dtype not in model.tflops:
             return None
-        return PeakFlops(row["name"], float(row["tflops"][dtype]), row["source"])
+        return PeakFlops(model.name, model.tflops[dtype], model.source)
 
     def ranged(self, table: tuple[RangedValue, ...], torch_version: str, arch: Optional[str] = None) -> Optional[str]:
         base = torch_base(torch_version)
@@ -222,6 +239,25 @@ class Knowledge:
             if version in row.torch and row.arch in (None, arch):
                 return row.value
         return None
+
+
+def _peak_key(device_name: str) -> str:
+    """The one normalisation peak names get: runs of whitespace collapsed, case folded."""
+    return " ".join(device_name.split()).casefold()
+
+
+def _peak_index(rows: list[dict[str, Any]]) -> dict[str, PeakModel]:
+    """Each listed device name → its row; a name listed by two rows is a table error."""
+    index: dict[str, PeakModel] = {}
+    for row in rows:
+        model = PeakModel(row["name"], MappingProxyType({k: float(v) for k, v in row["tflops"].items()}),
+                          row["source"])
+        for name in row["names"]:
+            key = _peak_key(name)
+            if key in index:
+                raise ValueError(f"peak_flops.json lists {name!r} under {index[key].name!r} and {model.name!r}")
+            index[key] = model
+    return index
 
 
 _Row = TypeVar("_Row")
