@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Optional
 
 import pytest
 from packaging.version import Version
 
-from envdoctor.diagnose.archs import parse_arch, runs_on
-from envdoctor.diagnose.rules import context, driver_too_old, gpu_arch_unsupported
+from envdoctor.diagnose.archs import runs_on
+from envdoctor.diagnose.rules import context, driver_too_old, gpu_arch_unsupported, wheel_archs
 from envdoctor.knowledge import knowledge
 from tests.helpers import facts_for
 
@@ -46,15 +47,138 @@ def test_minimum_driver_is_accepted_at_the_boundary_and_refused_below(series: st
     assert finding.id == "driver-too-old" and str(needed) in finding.title
 
 
-ARCH_ROWS = [(row, arch) for row in KB.wheel_archs for arch in row.archs if parse_arch(arch)]
+# Real GPUs on real builds, each verdict taken from a public report or PyTorch's own statements (code index file ids
+# are this project's search index; GitHub threads are named). Checked through the rule `check` runs.
+PLATFORMS = {"linux-x86_64": ("Linux", "x86_64"), "linux-aarch64": ("Linux", "aarch64"),
+             "windows-x86_64": ("Windows", "AMD64")}
+T4G_ON_ARM = "torch 2.9.1 aarch64 wheels measured: cu128 sm_80 sm_90 sm_100 sm_120 (code index file 62294542180)"
 
 
-@pytest.mark.parametrize(("row", "arch"), ARCH_ROWS,
-                         ids=[f"{r.distribution}-{r.torch}-{r.variant}-{r.platform}-{a}" for r, a in ARCH_ROWS])
-def test_every_listed_architecture_runs_its_own_device(row, arch: str) -> None:  # type: ignore[no-untyped-def]
-    parsed = parse_arch(arch)
-    assert parsed is not None
-    assert runs_on(row.archs, parsed[1], KB.exact_arch_devices)
+def arch_case(gpu: str, capability: tuple[int, int], torch: str, platform: str, supported: bool,
+              xfail: Optional[str] = None) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
+    verdict = "runs" if supported else "refused"
+    return pytest.param(gpu, capability, torch, platform, supported, marks=marks,
+                        id=f"{gpu}-{torch}-{platform}-{verdict}")
+
+
+REAL_ARCH_CASES = [
+    # Kepler and Maxwell
+    # nerfstudio CUDA 11.3 container on a K40m: "Found GPU0 Tesla K40m which is of cuda capability 3.5. PyTorch no
+    # longer supports this GPU because it is too old. The minimum cuda capability supported by this library is 3.7"
+    # (code index file 29174416178; 1.x cu11x builds start at sm_37)
+    arch_case("Tesla K40m", (3, 5), "1.12.1+cu113", "linux-x86_64", False),
+    # torch.cuda.get_arch_list() of 1.12.1+cu116 printed in a public repo: ['sm_37', 'sm_50', ...] (16782211796)
+    arch_case("Tesla K80", (3, 7), "1.12.1+cu116", "linux-x86_64", True),
+    # get_arch_list() of 2.2.1+cu121: ['sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90'] (54042796877)
+    arch_case("Tesla K80", (3, 7), "2.2.1+cu121", "linux-x86_64", False),
+    # PyTorch 2.8.0 release notes (quoted in easydiffusion/torchruntime#22): "Removed support for Maxwell, Pascal,
+    # and Volta architectures with CUDA 12.8 and 12.9 builds ... please utilize CUDA 12.6 instead"
+    arch_case("NVIDIA GeForce GTX 970", (5, 2), "2.8.0+cu128", "linux-x86_64", False),
+    # get_arch_list() of 2.9.1+cu126 starts at 'sm_50' (68991851328); sm_50 code runs on 5.2 (torch/cuda/__init__.py
+    # DEVICE_REQUIREMENT: same major, minor at least the code's)
+    arch_case("NVIDIA GeForce GTX 970", (5, 2), "2.9.1+cu126", "linux-x86_64", True),
+    # Pascal
+    # "The GTX 1060 (CUDA capability sm_61/Pascal) is not supported by PyTorch 2.8.0+cu128 ... supports CUDA
+    # capabilities sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 ... no kernel image" (70938293343)
+    arch_case("NVIDIA GeForce GTX 1060 3GB", (6, 1), "2.8.0+cu128", "linux-x86_64", False),
+    # 2.8.0 release notes: for sm50-sm70 "please utilize CUDA 12.6 instead" (easydiffusion/torchruntime#22)
+    arch_case("NVIDIA GeForce GTX 1080 Ti", (6, 1), "2.8.0+cu126", "linux-x86_64", True),
+    # "torch 2.11.0+cu128 ships kernels for sm_75 and up only ... GTX 1080 Ti ... no kernel image" (69719298712)
+    arch_case("NVIDIA GeForce GTX 1080 Ti", (6, 1), "2.11.0+cu128", "linux-x86_64", False),
+    # Windows: "torch 2.13.0+cu130 does NOT support SM 6.1 ... supports CUDA capabilities sm_75 sm_80 sm_86 sm_90
+    # sm_100 sm_120. NVIDIA GeForce GTX 1060 ... is not compatible" (61416863003, E:\ paths, win_amd64 wheels)
+    arch_case("NVIDIA GeForce GTX 1060", (6, 1), "2.13.0+cu130", "windows-x86_64", False),
+    # Windows cu126 wheels list sm_61: .ci/pytorch/windows/cuda126.bat '5.0;6.0;6.1;7.0;...' and a cu126 wheel's
+    # get_arch_list() with 'sm_61' (58803867391)
+    arch_case("NVIDIA GeForce GTX 1060", (6, 1), "2.8.0+cu126", "windows-x86_64", True),
+    # Volta
+    # pytorch/pytorch#144071, malfet: "2.6.0+cu124 ['sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90']"
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.6.0+cu124", "linux-x86_64", True),
+    # EutropicAI/vs-playground#59: "torch 2.7.1+cu128 not support sm_70, so bump version to 2.8.0+cu128"
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.7.1+cu128", "linux-x86_64", False),
+    # the same PR's fix; and 2.8.0+cu128's measured list starts at sm_70 (70938293343), although the 2.8.0 release
+    # notes say Volta left the 12.8 builds (pytorch/pytorch#157517 kept it)
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.8.0+cu128", "linux-x86_64", True),
+    # FlashML-org/FreeToken#253: "torch 2.10.0+cu128 is the last 2.x line that ships sm_70 cubins"
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.10.0+cu128", "linux-x86_64", True),
+    # RFC pytorch/pytorch#172352: Volta removed from the CUDA 12.8 build in 2.11; "Users with sm70 will use CUDA
+    # 12.6 wheel build"
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.11.0+cu128", "linux-x86_64", False),
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.11.0+cu126", "linux-x86_64", True),
+    # unslothai/unsloth#5876: "PyTorch's cu130 (CUDA 13) wheels dropped Volta (sm_70) ... no kernel image"
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.9.0+cu130", "linux-x86_64", False),
+    # Turing: unsloth#5876's table keeps a T4 (7.5) on cu130; RELEASE.md's 13.0 row starts at Turing(7.5)
+    arch_case("Tesla T4", (7, 5), "2.9.0+cu130", "linux-x86_64", True),
+    # Ampere
+    # pytorch/pytorch#52736: 1.7.1 with CUDA 10.2 on an RTX 3070: "supports CUDA capabilities sm_37 sm_50 sm_60 sm_70
+    # sm_75" then "no kernel image is available"
+    arch_case("GeForce RTX 3070", (8, 6), "1.7.1+cu102", "linux-x86_64", False),
+    # fix for "RTX 3090 with CUDA capability sm_86 is not compatible": "pip install torch==1.8.0+cu111" (33432658059)
+    arch_case("NVIDIA GeForce RTX 3090", (8, 6), "1.8.0+cu111", "linux-x86_64", True),
+    # 1.9.0+cu111: _CudaDeviceProperties(name='NVIDIA A100-PCIE-40GB' ...) then tensor([0.1014], device='cuda:0')
+    # (14004674982)
+    arch_case("NVIDIA A100-PCIE-40GB", (8, 0), "1.9.0+cu111", "linux-x86_64", True),
+    # Ada: Isaac Lab live smoke "passed" with Torch 2.7.0+cu128 on an NVIDIA GeForce RTX 4090 (63095544281)
+    arch_case("NVIDIA GeForce RTX 4090", (8, 9), "2.7.0+cu128", "linux-x86_64", True),
+    # Hopper
+    # torch 1.11.0+cu113: "NVIDIA H20 with CUDA capability sm_90 is not compatible" (53342583657)
+    arch_case("NVIDIA H20", (9, 0), "1.11.0+cu113", "linux-x86_64", False),
+    # CUDA 11.7 + PyTorch 1.13.1: "NVIDIA H800 with CUDA capability sm_90 is not compatible" (19051219255)
+    arch_case("NVIDIA H800", (9, 0), "1.13.1+cu117", "linux-x86_64", False),
+    # 2.0.1+cu117: "NVIDIA H100 PCIe with CUDA capability sm_90 is not compatible" (33356850601)
+    arch_case("NVIDIA H100 PCIe", (9, 0), "2.0.1+cu117", "linux-x86_64", False),
+    # --index-url .../cu118 -> 2.0.1+cu118, H100 80GB HBM3, tensor([-0.9087], device='cuda:0') (16920867219)
+    arch_case("NVIDIA H100 80GB HBM3", (9, 0), "2.0.1+cu118", "linux-x86_64", True),
+    # Blackwell
+    # HybridRobotics/berkeley-humanoid-lite#49: torch 2.5.1 on the cu121 index, RTX 5090: "no kernel image"
+    arch_case("NVIDIA GeForce RTX 5090", (12, 0), "2.5.1+cu121", "linux-x86_64", False),
+    # "PyTorch 2.6.0 (stable) cu124 | sm_120 not supported" on an RTX 5090 (23964377755)
+    arch_case("NVIDIA GeForce RTX 5090", (12, 0), "2.6.0+cu124", "linux-x86_64", False),
+    # vllm-project/vllm#21488: "Installed Torch: 2.7.0+cu126 ... ['sm_50', ..., 'sm_90']" on an RTX 5070 (sm_120)
+    arch_case("NVIDIA GeForce RTX 5070", (12, 0), "2.7.0+cu126", "linux-x86_64", False),
+    # pytorch/pytorch#153928, malfet: "sm_120 is not supported by CUDA-12.1. You'll need to use 12.8 + PyTorch-2.7.0"
+    arch_case("NVIDIA GeForce RTX 5070 Ti", (12, 0), "2.7.0+cu128", "linux-x86_64", True),
+    # "Version: 2.9.1+cu128 ... RTX 5090 (sm_120) is FULLY SUPPORTED" (22695730845)
+    arch_case("NVIDIA GeForce RTX 5090", (12, 0), "2.9.1+cu128", "linux-x86_64", True),
+    # torch 2.7.0+cu128: DDP and NCCL collectives pass on two RTX PRO 6000 Blackwell Server Edition (60914896031)
+    arch_case("NVIDIA RTX PRO 6000 Blackwell Server Edition", (12, 0), "2.7.0+cu128", "linux-x86_64", True),
+    # "PyTorch: 2.7.0+cu126 ... NVIDIA B200 ... sm_100 is not compatible ... no kernel image" (39985177836)
+    arch_case("NVIDIA B200", (10, 0), "2.7.0+cu126", "linux-x86_64", False),
+    # "Blackwell compatibility required upgrading ... to torch/torchaudio 2.7.0+cu128 ... Run 4 relaunched on B200
+    # and is actively processing" (53180102216)
+    arch_case("NVIDIA B200", (10, 0), "2.7.0+cu128", "linux-x86_64", True),
+    # Linux aarch64
+    # vllm-project/vllm#14636: collect_env on a GH200 480GB, 2.7.0.dev20250121+cu126 aarch64, CUDA available, a
+    # KV-cache bug report (the GPU ran)
+    arch_case("NVIDIA GH200 480GB", (9, 0), "2.7.0.dev20250121+cu126", "linux-aarch64", True),
+    # Jetson AGX Orin, SBSA cu130 torch 2.9.1: "Orin with CUDA capability sm_87 is not compatible ... no kernel
+    # image" (58627128354)
+    arch_case("Orin", (8, 7), "2.9.1+cu130", "linux-aarch64", False),
+    # RELEASE.md support matrix, Linux aarch64 13.0: 8.0, 9.0, 10.0, 11.0, 12.0+PTX (Jetson Thor is 11.0)
+    arch_case("NVIDIA Thor", (11, 0), "2.10.0+cu130", "linux-aarch64", True),
+    # DGX Spark: torch 2.10.0+cu130, GB10 capability 12.1, "PYTORCH CUDA VALIDATION: PASS" (56941121771)
+    arch_case("NVIDIA GB10", (12, 1), "2.10.0+cu130", "linux-aarch64", True),
+    # GB10 with torch 2.9.1 cu128 aarch64: "sm_120 code runs on sm_121 ... bf16 matmul ... succeed" (62294542180)
+    arch_case("NVIDIA GB10", (12, 1), "2.9.1+cu128", "linux-aarch64", True),
+    # AWS g5g's T4G (7.5) on a Graviton: the aarch64 cu128 wheel of 2.9.1 has no sm_75 (62294542180 lists
+    # sm_80 sm_90 sm_100 sm_120); the table has no aarch64 cu128 row before 2.11 and falls back to x86's list
+    arch_case("T4G (AWS g5g)", (7, 5), "2.9.1+cu128", "linux-aarch64", False, xfail=T4G_ON_ARM),
+]
+
+
+@pytest.mark.parametrize(("gpu", "capability", "torch", "platform", "supported"), REAL_ARCH_CASES)
+def test_real_gpus_on_real_builds(gpu: str, capability: tuple[int, int], torch: str, platform: str,
+                                  supported: bool) -> None:
+    system, arch = PLATFORMS[platform]
+    facts = facts_for(torch=torch, driver="580.65.06", gpus=((gpu, capability),), system=system, arch=arch,
+                      glibc="2.35" if system == "Linux" else None)
+    ctx = context(facts, KB)
+    assert ctx.build is not None and ctx.build.cuda is not None, torch
+    archs, _ = wheel_archs(ctx)
+    assert archs is not None, f"no wheel architecture list for {torch} on {platform}"  # else no verdict at all
+    refused = gpu_arch_unsupported(ctx)
+    assert not refused if supported else [f.id for f in refused] == ["gpu-arch-unsupported"]
 
 
 def test_binary_compatibility_runs_forward_within_a_major_only() -> None:
