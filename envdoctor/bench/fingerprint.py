@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from typing import Any, Optional
 
+from envdoctor.bench.devices import BenchDevice
 from envdoctor.facts import Facts
 
 
@@ -18,11 +20,13 @@ def git_commit(directory: str = ".") -> Optional[str]:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def fingerprint(facts: Facts, commit: Optional[str]) -> dict[str, Any]:
-    gpus = facts.nvidia.gpus
+def fingerprint(facts: Facts, devices: Sequence[BenchDevice], commit: Optional[str]) -> dict[str, Any]:
+    """What a run ran on. The GPUs are the ones benched, in torch's order, from the device model; their clocks and
+    throttle reasons are those of the NVML records matched to them."""
+    gpus = [d for d in devices if d.kind == "cuda"]
     driver = facts.nvidia.driver_version
     return {
-        "gpus": [g.name for g in gpus],
+        "gpus": [d.model for d in gpus],
         "gpu_count": len(gpus),
         "driver": driver,
         "driver_branch": driver.split(".")[0] if driver else None,
@@ -37,7 +41,21 @@ def fingerprint(facts: Facts, commit: Optional[str]) -> dict[str, Any]:
         # Volatile: recorded to explain a difference, never to refuse a comparison.
         "volatile": {
             "hostname": facts.origin.hostname,
-            "sm_clocks_mhz": [g.sm_clock_mhz for g in gpus],
-            "throttle_reasons": [list(g.throttle_reasons or ()) for g in gpus],
+            "gpu_uuids": [d.uuid for d in gpus],
+            "sm_clocks_mhz": [d.gpu.sm_clock_mhz if d.gpu else None for d in gpus],
+            "throttle_reasons": [list(d.gpu.throttle_reasons or ()) if d.gpu else None for d in gpus],
         },
     }
+
+
+def topology(devices: Sequence[BenchDevice]) -> list[dict[str, Any]]:
+    """Per benched GPU, its links as its matched NVML record reports them (None where no record matched)."""
+    rows = []
+    for d in devices:
+        if d.kind != "cuda":
+            continue
+        gpu = d.gpu
+        rows.append({"device": d.name, "name": d.model, "nvml_index": gpu.index if gpu else None,
+                     "nvlink_active_links": gpu.nvlink_active_links if gpu else None,
+                     "pcie": f"gen{gpu.pcie_gen} x{gpu.pcie_width}" if gpu and gpu.pcie_gen else None})
+    return rows

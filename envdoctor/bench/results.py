@@ -49,13 +49,17 @@ class CellResult:
     device: str
     preset: str
     batch_size: int
+    batch_why: Optional[str] = None  # how the plan (or --auto-batch) chose the batch
+    estimated_peak_bytes: Optional[int] = None  # the plan's estimate, to read against the measured peak
     status: str = "ok"  # ok, oom, compile_error, error, timeout, crashed, skipped
     reason: Optional[str] = None
     step_times_s: list[float] = field(default_factory=list)  # every timed step of every round, raw
     round_step_counts: list[int] = field(default_factory=list)  # how many of step_times_s each round measured
     round_medians_s: list[float] = field(default_factory=list)
+    window_s: list[float] = field(default_factory=list)  # each round's timed window, wall clock
     stats: Optional[StepStats] = None
-    samples_per_s: Optional[float] = None
+    samples_per_s: Optional[float] = None  # batch / median step
+    window_samples_per_s: Optional[float] = None  # samples / window wall time: gaps between steps included
     tokens_per_s: Optional[float] = None
     peak_allocated_bytes: Optional[int] = None
     peak_reserved_bytes: Optional[int] = None
@@ -67,10 +71,12 @@ class CellResult:
     peak_source: Optional[str] = None
     mfu: Optional[float] = None
     mfu_unknown_reason: Optional[str] = None
-    speedup_vs_eager: Optional[float] = None
-    memory_ratio_vs_eager: Optional[float] = None  # this cell's peak memory / eager's
+    speedup_vs_eager: Optional[float] = None  # samples/s over eager's
+    eager_batch_size: Optional[int] = None  # where eager ran another batch (--auto-batch): the speedup is on samples/s
+    memory_ratio_vs_eager: Optional[float] = None  # this cell's peak memory / eager's, at the same batch only
     loss_check: Optional[dict[str, Any]] = None
     settings: dict[str, Any] = field(default_factory=dict)
+    gpu_windows: list[dict[str, Any]] = field(default_factory=list)  # per round: SM clocks, throttling, other processes
     device_name: Optional[str] = None
     # DDP cells: one process per rank, each with its own batch (weak scaling)
     world_size: Optional[int] = None

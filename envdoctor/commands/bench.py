@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from envdoctor.bench.config import AMP_DTYPES, COMPILE_MODES, PRESETS, WORKLOADS, BenchConfig, ConfigError
-from envdoctor.bench.fingerprint import fingerprint, git_commit
+from envdoctor.bench.devices import bench_devices, select
+from envdoctor.bench.fingerprint import fingerprint, git_commit, topology
+from envdoctor.bench.plan import plan_cells, plan_document
 from envdoctor.bench.results import CellResult, SweepResult, bench_document, write_atomic
-from envdoctor.bench.runner import BenchRun, available_devices, select_devices
+from envdoctor.bench.runner import BenchRun
 from envdoctor.check import CheckOptions, run_check
 from envdoctor.commands.compare import add_gate_arguments, gates_from, judge, load, report
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.facts import Facts
+from envdoctor.importers import ReportError, read_check_document
 from envdoctor.knowledge import knowledge
+from envdoctor.render.bench_plan import render_plan
 from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
 from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console, status
 from envdoctor.render.json_doc import dumps
@@ -69,6 +75,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--save-baseline", type=Path, metavar="FILE", help="write the results here as a baseline")
     parser.add_argument("--export-pytest-benchmark", type=Path, metavar="FILE",
                         help="also write the run in pytest-benchmark's JSON layout")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (per cell: device, sizes, batch, AMP dtype and why, estimated memory, "
+                             "the peak MFU uses, DDP devices) and run nothing")
+    parser.add_argument("--from", dest="from_file", metavar="CHECK_JSON",
+                        help="with --dry-run: plan for the machine a saved `envdoctor check --json` describes")
     add_gate_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -85,27 +96,57 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         raise UsageError(str(exc)) from None
 
 
+def _facts(args: argparse.Namespace) -> Facts:
+    """This machine's facts, or those of the saved check document --from names."""
+    if args.from_file is None:
+        with status("Probing this machine…"):
+            return run_check(CheckOptions())
+    try:
+        return read_check_document(args.from_file)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _refuse_impossible(args: argparse.Namespace) -> None:
+    if args.from_file is not None and not args.dry_run:
+        raise UsageError("--from needs --dry-run: bench runs on this machine, and plans for the one a file describes")
+    if args.dry_run:
+        given = [flag for flag, value in (("--output", args.output), ("--baseline", args.baseline),
+                                          ("--save-baseline", args.save_baseline),
+                                          ("--export-pytest-benchmark", args.export_pytest_benchmark)) if value]
+        if given:
+            raise UsageError(f"--dry-run runs nothing, so {', '.join(given)} would have nothing to write or compare")
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    _refuse_impossible(args)
     baseline = load(args.baseline) if args.baseline else None  # an unusable baseline fails before any work
     if baseline is not None:
         gates_from(args)
-    with status("Probing this machine…"):
-        facts = run_check(CheckOptions())
+    facts = _facts(args)
+    where = f"the machine in {args.from_file}" if args.from_file else "this machine"
     if facts.torch.status != "ok":
-        raise UsageError(f"bench needs a torch that imports ({facts.torch.status}); install it with "
-                         "`pip install 'envdoctor[bench]'` and see `envdoctor check`")
+        raise UsageError(f"bench needs a torch that imports, and on {where} it does not ({facts.torch.status}); "
+                         "see `envdoctor check" + (f" --from {args.from_file}`" if args.from_file else "`"))
     try:
-        devices = select_devices(config.devices, available_devices(facts.torch))
+        devices = select(config.devices, bench_devices(facts, knowledge()))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    inherited = None if args.from_file else os.environ.get("CUDA_VISIBLE_DEVICES")
+    plans = plan_cells(config, devices, inherited)
+    if args.dry_run:
+        if args.json:
+            sys.stdout.write(dumps(plan_document(devices, plans, where)))
+        else:
+            render_plan(make_console(pipe_width=WIDE_PIPE_WIDTH), devices, plans, where)
+        return ExitCode.OK
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    machine = fingerprint(facts, git_commit())
-    topology = [{"gpu": g.index, "name": g.name, "nvlink_active_links": g.nvlink_active_links,
-                 "pcie": f"gen{g.pcie_gen} x{g.pcie_width}" if g.pcie_gen else None} for g in facts.nvidia.gpus]
-    bench = BenchRun(config, devices, knowledge(), topology)
-    config_plain = {**dataclasses.asdict(config), "devices": devices,
-                    "presets": {d: config.preset_for(d) for d in devices}}
+    machine = fingerprint(facts, devices, git_commit())
+    bench = BenchRun(config, plans, topology(devices))
+    config_plain = {**dataclasses.asdict(config), "devices": [d.name for d in devices],
+                    "presets": {d.name: config.preset_for(d.kind) for d in devices},
+                    "batches": {p.key: p.batch for p in plans}}
 
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
         return bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)

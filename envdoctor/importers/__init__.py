@@ -26,8 +26,8 @@ def _read(path: str) -> bytes:
         raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def read_facts(path: str) -> Facts:
-    """The facts a file describes. Raises ReportError for anything that is not a report."""
+def _text(path: str) -> tuple[str, str]:
+    """The file's text and the name to call it by; ReportError for an empty, binary or oversized file."""
     data = _read(path)
     name = "standard input" if path == "-" else path
     if len(data) > MAX_BYTES:
@@ -37,18 +37,36 @@ def read_facts(path: str) -> Facts:
     if b"\0" in data:
         raise ReportError(f"{name} is a binary file, not a collect_env report or envdoctor JSON")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), name
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
+        return data.decode("latin-1"), name
+
+
+def _document(text: str, name: str, path: str) -> Facts:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    try:
+        return facts_from_document(document, path)
+    except ValueError as exc:
+        raise ReportError(f"{name}: {exc}") from None
+
+
+def read_check_document(path: str) -> Facts:
+    """The facts of a saved `envdoctor check --json` document, and of nothing else."""
+    text, name = _text(path)
+    if not text.lstrip().startswith("{"):
+        raise ReportError(f"{name} is not an envdoctor check --json document (save one with "
+                          "`envdoctor check --json > FILE` on the machine to plan for)")
+    return _document(text, name, path)
+
+
+def read_facts(path: str) -> Facts:
+    """The facts a file describes. Raises ReportError for anything that is not a report."""
+    text, name = _text(path)
     if text.lstrip().startswith(("{", "[")):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ReportError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-        try:
-            return facts_from_document(document, path)
-        except ValueError as exc:
-            raise ReportError(f"{name}: {exc}") from None
+        return _document(text, name, path)
     try:
         return facts_from_report(text, path)
     except ValueError as exc:

@@ -88,6 +88,11 @@ def env_differences(baseline: BenchResults, current: BenchResults) -> list[str]:
     presets_a, presets_b = baseline.config.get("presets"), current.config.get("presets")
     if presets_a != presets_b:
         differences.append(f"preset: {presets_a} -> {presets_b}")
+    current_cells = current.by_key()
+    for key, base in baseline.by_key().items():  # a batch is the work measured, as much as a preset is
+        cur = current_cells.get(key)
+        if cur is not None and cur.batch_size != base.batch_size:
+            differences.append(f"batch of {key}: {base.batch_size} -> {cur.batch_size}")
     return differences
 
 

@@ -180,3 +180,13 @@ def test_plot_is_drawn_or_hinted(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert "pip install 'envdoctor[plot]'" in capsys.readouterr().err
     else:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_changed_batch_is_an_environment_difference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Fitted to a smaller GPU, or halved by --auto-batch: the runs measured different work.
+    halved = document([cell("mlp/eager/cuda:0", jittered(0.005, 0.0), batch=32),
+                       cell("cnn/eager/cuda:0", jittered(0.050, 0.0))])
+    assert run_compare(tmp_path, BASE, halved) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "batch of mlp/eager/cuda:0: 64 -> 32" in err
+    assert run_compare(tmp_path, BASE, halved, "--allow-env-change") == 0
