@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -53,15 +54,17 @@ def kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def start_isolated(argv: Sequence[str]) -> subprocess.Popen[str]:
-    """Start `argv` in a session of its own, capturing text output; OSError when it cannot start."""
+def start_isolated(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> subprocess.Popen[str]:
+    """Start `argv` in a session of its own, capturing text output; OSError when it cannot start. `env` is added to
+    this process's environment."""
     return subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, errors="replace", start_new_session=True)
+                            text=True, errors="replace", start_new_session=True,
+                            env={**os.environ, **env} if env else None)
 
 
-def run_isolated(argv: Sequence[str], timeout_s: float) -> ChildRun:
+def run_isolated(argv: Sequence[str], timeout_s: float, env: Optional[Mapping[str, str]] = None) -> ChildRun:
     """Run `argv` as start_isolated does and wait for it (see wait_isolated)."""
-    return wait_isolated(start_isolated(argv), timeout_s)
+    return wait_isolated(start_isolated(argv, env), timeout_s)
 
 
 def wait_isolated(proc: subprocess.Popen[str], timeout_s: float) -> ChildRun:

@@ -24,6 +24,7 @@ class Launch:
     nnodes: int = 1
     node_rank: int = 0
     rdzv_endpoint: Optional[str] = None
+    visible_devices: Optional[str] = None  # CUDA_VISIBLE_DEVICES for the ranks: rank i trains on the i-th entry
 
     def argv(self, spec: dict[str, Any]) -> list[str]:
         argv = [sys.executable, "-m", "torch.distributed.run"]
@@ -55,7 +56,8 @@ def _failure(returncode: Optional[int], stderr: str) -> dict[str, Any]:
 
 
 def run_torchrun(spec: dict[str, Any], launch: Launch, timeout_s: float) -> dict[str, Any]:
-    run = run_isolated(launch.argv(spec), timeout_s)
+    env = {"CUDA_VISIBLE_DEVICES": launch.visible_devices} if launch.visible_devices else None
+    run = run_isolated(launch.argv(spec), timeout_s, env)
     if run.timed_out:
         started = sorted({int(m) for m in re.findall(re.escape(STARTED) + r"(\d+)", run.stderr)})
         if not started:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -96,23 +98,11 @@ def optimizer(model: nn.Module, device: torch.device) -> Any:
     return torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type == "cuda")
 
 
-def amp_dtype_name(device: torch.device, asked: Optional[str] = None) -> str:
-    """The autocast dtype: the one asked for, else bfloat16 where the device has it, else float16."""
-    return asked or ("bfloat16" if device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
-                     else "float16")
-
-
-def grad_scaler(device: torch.device, amp_dtype: Optional[torch.dtype]) -> Any:
-    """The GradScaler float16 needs on CUDA; None where no loss scaling is needed."""
-    return torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 and device.type == "cuda" else None
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work; a no-op on the CPU."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+def grad_scaler(device: torch.device, wanted: bool) -> Any:
+    """The GradScaler float16 needs (the plan decides); None where no loss scaling is used. It starts at 2**10,
+    not torch's 2**16: a scale that overflows skips the step, and the first steps are the ones the correctness
+    guard compares."""
+    return torch.amp.GradScaler(device.type, init_scale=2.0**10) if wanted else None
 
 
 def _autocast(device: torch.device, amp_dtype: Optional[torch.dtype]) -> Any:
@@ -120,9 +110,11 @@ def _autocast(device: torch.device, amp_dtype: Optional[torch.dtype]) -> Any:
 
 
 def training_step(model: Any, work: Workload, opt: Any, device: torch.device,
-                  amp_dtype: Optional[torch.dtype] = None, scaler: Any = None) -> Callable[[], torch.Tensor]:
+                  amp_dtype: Optional[torch.dtype] = None, scaler: Any = None,
+                  on_grads: Optional[Callable[[], None]] = None) -> Callable[[], torch.Tensor]:
     """One optimizer step, as every bench measures it: forward (under autocast with `amp_dtype`), loss, backward
-    (scaled by a GradScaler when given), update. It returns the loss detached and never synchronises."""
+    (scaled by a GradScaler when given), update. It returns the loss detached and never synchronises. `on_grads`
+    is called between backward and the update, with the gradients unscaled (the correctness guard reads them)."""
 
     def step() -> torch.Tensor:
         with _autocast(device, amp_dtype):
@@ -130,10 +122,15 @@ def training_step(model: Any, work: Workload, opt: Any, device: torch.device,
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
+            if on_grads is not None:
+                scaler.unscale_(opt)
+                on_grads()
             scaler.step(opt)
             scaler.update()
         else:
             loss.backward()
+            if on_grads is not None:
+                on_grads()
             opt.step()
         return loss.detach()
 
@@ -150,3 +147,37 @@ def count_flops(work: Workload, device: torch.device, amp_dtype: Optional[torch.
             loss = work.loss(work.model(work.inputs), work.targets)
         loss.backward()
     return int(counter.get_total_flops())
+
+
+@dataclass
+class Trajectory:
+    """The first steps of a training run: each step's loss, the first step's gradients and how long it took."""
+
+    losses: list[float]
+    grads: list[torch.Tensor]  # float32, on the CPU, one per parameter, unscaled
+    first_step_s: float  # for a compiled model, compilation included
+
+
+def trajectory(model: Any, work: Workload, opt: Any, device: torch.device, steps: int,
+               amp_dtype: Optional[torch.dtype] = None, scaler: Any = None) -> Trajectory:
+    """Train `steps` steps on the workload's fixed data, reading every loss (a sync per step: this is not timed)."""
+    grads: list[torch.Tensor] = []
+
+    def keep() -> None:
+        grads.extend(torch.zeros(p.shape) if p.grad is None else p.grad.detach().float().cpu()
+                     for p in work.model.parameters())
+
+    first = training_step(model, work, opt, device, amp_dtype, scaler, on_grads=keep)
+    start = time.perf_counter()
+    losses = [float(first().item())]
+    first_step_s = time.perf_counter() - start
+    step = training_step(model, work, opt, device, amp_dtype, scaler)
+    losses += [float(step().item()) for _ in range(steps - 1)]
+    return Trajectory(losses, grads, first_step_s)
+
+
+def gradient_error(grads: list[torch.Tensor], reference: list[torch.Tensor]) -> float:
+    """||g - g_ref|| / ||g_ref|| over every parameter together; inf where `grads` are not finite."""
+    difference = sum(float((g - r).pow(2).sum()) for g, r in zip(grads, reference))
+    scale = sum(float(r.pow(2).sum()) for r in reference)
+    return math.sqrt(difference / scale) if scale > 0 and math.isfinite(difference) else math.inf
