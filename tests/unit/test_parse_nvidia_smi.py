@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from envdoctor.parse.nvidia_smi import parse_compute_caps, parse_nvlink_status, parse_smi_text, parse_smi_xml
+from envdoctor.parse.pci import normalise_pci_bus_id
 from tests.helpers import fixture_text
 
 MIB = 1024 * 1024
@@ -97,3 +98,19 @@ def test_nvlink_h100_has_18_active_links() -> None:
 def test_nvlink_gpu_without_links_counts_zero() -> None:
     text = fixture_text("nvidia_smi/nvlink_s_windows_rtx2080super_591.86_inactive.txt")
     assert parse_nvlink_status(text) == {0: 0}
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("00000000:07:00.0", "00000000:07:00.0"),  # NVML's busId, nvidia-smi's Bus-Id
+        (b"00000000:1B:00.0\0", "00000000:1B:00.0"),  # pynvml's ctypes char array
+        ("0000:1b:00.0", "00000000:1B:00.0"),  # NVML's busIdLegacy, Linux sysfs (lower-case)
+        ("00000001:00:00.0", "00000001:00:00.0"),  # a Hyper-V VM's own PCI domain
+        ("GPU-513536b6", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_pci_bus_id_in_nvmls_spelling(spelling: str | bytes | None, expected: str | None) -> None:
+    assert normalise_pci_bus_id(spelling) == expected

@@ -28,6 +28,7 @@ A100 = {
     "reasons": 0x4,  # sw_power_cap
     "pcie": (4, 4, 16, 16),
     "nvlinks": 12,
+    "bus_id": "00000000:01:00.0",
 }
 
 
@@ -43,9 +44,17 @@ class NVMLError_InvalidArgument(NVMLError):
     pass
 
 
+class NVMLError_GpuIsLost(NVMLError):
+    pass
+
+
 def fake_pynvml(gpus: list[dict[str, Any]], driver: str = "535.54.03", cuda: int = 12020,
-                init_error: str | None = None, unsupported: tuple[str, ...] = ()) -> types.ModuleType:
-    """A stand-in for the pynvml module: the same function names, answering from `gpus`."""
+                init_error: str | None = None, unsupported: tuple[str, ...] = (),
+                lost: tuple[int, ...] = ()) -> types.ModuleType:
+    """A stand-in for the pynvml module: the same function names, answering from `gpus`.
+
+    GPUs whose index is in `lost` fail `nvmlDeviceGetHandleByIndex` as a GPU that fell off the bus does.
+    """
     nvml = types.ModuleType("pynvml")
 
     def call(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,6 +68,11 @@ def fake_pynvml(gpus: list[dict[str, Any]], driver: str = "535.54.03", cuda: int
         if init_error:
             raise NVMLError(init_error)
 
+    def handle_by_index(index: int) -> int:
+        if index in lost:
+            raise NVMLError_GpuIsLost("GPU is lost")  # pynvml's text for NVML_ERROR_GPU_IS_LOST
+        return index
+
     def link_state(handle: int, link: int) -> int:
         if link >= 18:
             raise NVMLError_InvalidArgument("Invalid Argument")
@@ -70,7 +84,7 @@ def fake_pynvml(gpus: list[dict[str, Any]], driver: str = "535.54.03", cuda: int
         "nvmlSystemGetDriverVersion": lambda: driver,
         "nvmlSystemGetCudaDriverVersion": lambda: cuda,
         "nvmlDeviceGetCount": lambda: len(gpus),
-        "nvmlDeviceGetHandleByIndex": lambda i: i,
+        "nvmlDeviceGetHandleByIndex": handle_by_index,
         "nvmlDeviceGetName": lambda h: gpus[h]["name"].encode(),  # old pynvml returned bytes
         "nvmlDeviceGetUUID": lambda h: gpus[h]["uuid"],
         "nvmlDeviceGetCudaComputeCapability": lambda h: gpus[h]["capability"],
@@ -86,12 +100,15 @@ def fake_pynvml(gpus: list[dict[str, Any]], driver: str = "535.54.03", cuda: int
         "nvmlDeviceGetCurrPcieLinkWidth": lambda h: gpus[h]["pcie"][2],
         "nvmlDeviceGetMaxPcieLinkWidth": lambda h: gpus[h]["pcie"][3],
         "nvmlDeviceGetNvLinkState": link_state,
+        # pynvml returns ctypes' struct, whose char array busId reads as bytes.
+        "nvmlDeviceGetPciInfo": lambda h: types.SimpleNamespace(busId=gpus[h]["bus_id"].encode()),
     }
     for name, fn in functions.items():
         setattr(nvml, name, call(name, fn))
     nvml.NVMLError = NVMLError  # type: ignore[attr-defined]
     nvml.NVMLError_NotSupported = NVMLError_NotSupported  # type: ignore[attr-defined]
     nvml.NVMLError_InvalidArgument = NVMLError_InvalidArgument  # type: ignore[attr-defined]
+    nvml.NVMLError_GpuIsLost = NVMLError_GpuIsLost  # type: ignore[attr-defined]
     nvml.NVML_CLOCK_SM = 1  # type: ignore[attr-defined]
     nvml.NVML_DEVICE_MIG_ENABLE = 1  # type: ignore[attr-defined]
     nvml.NVML_NVLINK_MAX_LINKS = 18  # type: ignore[attr-defined]
@@ -122,6 +139,7 @@ def test_nvml_answers_everything(fake_root: Path) -> None:
     assert gpu.throttle_reasons == ("sw_power_cap",)
     assert (gpu.pcie_gen, gpu.pcie_gen_max, gpu.pcie_width, gpu.pcie_width_max) == (4, 4, 16, 16)
     assert gpu.nvlink_active_links == 12 and info.nvlink_present is True
+    assert gpu.pci_bus_id == "00000000:01:00.0"
     assert gpu.unknown == {}
     assert not host.run.calls  # type: ignore[attr-defined]  # NVML answered: no subprocess at all
 
@@ -132,6 +150,32 @@ def test_nvml_unsupported_queries_become_reasons(fake_root: Path) -> None:
     (gpu,) = probe_nvidia(make_host(fake_root), lambda: nvml).gpus
     assert gpu.mig_enabled is None and "Not Supported" in gpu.unknown["mig_enabled"]
     assert gpu.nvlink_active_links == 0  # NotSupported on link 0: this GPU has no NVLink
+
+
+def test_a_lost_gpu_keeps_the_others(fake_root: Path) -> None:
+    h100 = {**A100, "name": "NVIDIA H100 80GB HBM3", "capability": (9, 0), "bus_id": "00000000:53:00.0"}
+    info = probe_nvidia(make_host(fake_root), lambda: fake_pynvml([A100, h100, A100], lost=(1,)))
+    assert info.gpus_source == "nvml" and [g.index for g in info.gpus] == [0, 1, 2]
+    assert [g.name for g in info.gpus] == ["NVIDIA A100-SXM4-80GB", None, "NVIDIA A100-SXM4-80GB"]
+    lost = info.gpus[1]
+    assert lost.uuid is None and lost.memory_total_bytes is None and lost.pci_bus_id is None
+    assert set(lost.unknown) >= {"name", "uuid", "compute_capability", "memory_total_bytes", "pci_bus_id",
+                                 "nvlink_active_links", "mig_enabled"}
+    assert set(lost.unknown.values()) == {"nvmlDeviceGetHandleByIndex: GPU is lost"}
+    assert info.gpus[2].unknown == {}
+
+
+@pytest.mark.parametrize(("nvml_answer", "reason"), [
+    ("raise", "nvmlSystemGetCudaDriverVersion: Not Supported"),
+    (0, "nvmlSystemGetCudaDriverVersion returned 0"),
+])
+def test_driver_max_cuda_keeps_nvmls_reason(fake_root: Path, nvml_answer: object, reason: str) -> None:
+    if nvml_answer == "raise":
+        nvml = fake_pynvml([A100], unsupported=("nvmlSystemGetCudaDriverVersion",))
+    else:
+        nvml = fake_pynvml([A100], cuda=0)
+    info = probe_nvidia(make_host(fake_root), lambda: nvml)
+    assert info.driver_max_cuda is None and info.unknown["driver_max_cuda"] == reason
 
 
 def test_fallback_to_sys_module_then_nvidia_smi(fake_root: Path) -> None:
