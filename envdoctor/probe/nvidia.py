@@ -5,6 +5,7 @@ Detection order, each step recorded in `NvidiaInfo.attempts`:
 2. NVML through the `pynvml` module (nvidia-ml-py): driver, highest CUDA, and every GPU's details.
 3. `/sys/module/nvidia/version`, then `/proc/driver/nvidia/version`: the driver version without a subprocess.
 4. `nvidia-smi` (PATH, then `/usr/lib/wsl/lib` on WSL 2 and the Windows install folders): `-q -x` for the GPUs,
+   else the default table's GPU rows (index, name, bus id, memory, MIG mode); then
    `--query-gpu=index,compute_cap` for compute capabilities, `nvlink -s` for NVLink.
 """
 
@@ -270,7 +271,12 @@ def probe_nvidia(host: Host, load_nvml: NvmlLoader = load_pynvml) -> NvidiaInfo:
                 max_cuda = summary.cuda_version
                 if driver is None:
                     driver, source = summary.driver_version, "nvidia-smi"
-            unknown["gpus"] = "nvidia-smi gave no per-GPU details"
+            if summary and summary.gpus:
+                attempts[-1] += f", {len(summary.gpus)} GPU(s) in its table"
+                gpus_source = "nvidia-smi"
+                gpus = _with_smi_details(host, smi, summary.gpus, attempts)
+            else:
+                unknown["gpus"] = "nvidia-smi's table lists no GPU" if summary else "nvidia-smi gave no GPU list"
     if max_cuda is None:
         unknown["driver_max_cuda"] = "reported only by NVML and nvidia-smi, and neither answered"
     info = NvidiaInfo(

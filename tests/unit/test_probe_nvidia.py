@@ -235,7 +235,20 @@ def test_plain_table_when_xml_fails(fake_root: Path) -> None:
     })
     info = probe_nvidia(host, no_pynvml)
     assert (info.driver_version, info.driver_source, info.driver_max_cuda) == ("572.16", "nvidia-smi", "12.8")
-    assert info.gpus == ()
+    (gpu,) = info.gpus  # the table's row: its name column cut "NVIDIA GeForce RTX 4060 Laptop GPU" short
+    assert (gpu.index, gpu.name, gpu.pci_bus_id, gpu.memory_total_bytes) == (0, None, "00000000:06:00.0", 8188 * MIB)
+    assert "NVIDIA GeForce RTX 4060 ..." in gpu.unknown["name"]
+
+
+def test_nvidia_smi_that_cannot_reach_the_driver_lists_no_gpu(fake_root: Path) -> None:
+    failed = fixture_text("nvidia_smi/text_failed_no_driver.txt")  # printed for any query, with exit status 9
+    host = make_host(fake_root, env={"PATH": "/usr/bin"}, executables=["/usr/bin/nvidia-smi"], answers={
+        ("nvidia-smi", "-q", "-x"): CommandResult(("nvidia-smi",), 9, failed, ""),
+        ("nvidia-smi",): CommandResult(("nvidia-smi",), 9, failed, ""),
+    })
+    info = probe_nvidia(host, no_pynvml)
+    assert info.gpus == () and info.unknown["gpus"] == "nvidia-smi gave no GPU list"
+    assert "couldn't communicate with the NVIDIA driver" in info.attempts[-1]
 
 
 def test_wsl2_nvidia_smi_outside_path(fake_root: Path) -> None:
