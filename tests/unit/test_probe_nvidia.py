@@ -10,7 +10,7 @@ import pytest
 
 from envdoctor.probe.host import CommandResult
 from envdoctor.probe.nvidia import cuda_version_from_int, probe_nvidia
-from tests.helpers import fixture_text, make_host
+from tests.helpers import NOT_CAPTURED, fixture_text, make_host
 
 MIB = 1024 * 1024
 
@@ -178,18 +178,17 @@ def test_driver_max_cuda_keeps_nvmls_reason(fake_root: Path, nvml_answer: object
     assert info.driver_max_cuda is None and info.unknown["driver_max_cuda"] == reason
 
 
-def test_fallback_to_sys_module_then_nvidia_smi(fake_root: Path) -> None:
+def test_fallback_to_sys_module_then_nvidia_smi_xml(fake_root: Path) -> None:
+    # Every answer is the same machine's: telegraf's A100 `-q -x` capture, and its driver version as
+    # /sys/module/nvidia/version holds it. That capture has no compute capability or NVLink query.
     smi = "/usr/bin/nvidia-smi"
     host = make_host(
         fake_root,
         env={"PATH": "/usr/bin"},
         files={"/sys/module/nvidia/version": "535.54.03\n"},
         executables=[smi],
-        answers={
-            ("nvidia-smi", "-q", "-x"): fixture_text("nvidia_smi/xml_a100-sxm4-80gb-mig_535.54.03.xml"),
-            ("nvidia-smi", "--query-gpu=index,compute_cap", "--format=csv"): "index, compute_cap\n0, 8.0\n",
-            ("nvidia-smi", "nvlink", "-s"): fixture_text("nvidia_smi/nvlink_s_h100_590.48.01.txt"),
-        },
+        answers={("nvidia-smi", "-q", "-x"): fixture_text("nvidia_smi/xml_a100-sxm4-80gb-mig_535.54.03.xml")},
+        unanswered=NOT_CAPTURED,
     )
     info = probe_nvidia(host, lambda: fake_pynvml([], init_error="NVML Shared Library Not Found"))
     assert info.attempts[0] == "nvml: nvmlInit failed: NVML Shared Library Not Found"
@@ -197,9 +196,34 @@ def test_fallback_to_sys_module_then_nvidia_smi(fake_root: Path) -> None:
     assert (info.driver_version, info.driver_source) == ("535.54.03", "/sys/module/nvidia/version")
     assert (info.gpus_source, info.nvidia_smi, info.driver_max_cuda) == ("nvidia-smi", smi, "12.2")
     (gpu,) = info.gpus
-    assert gpu.compute_capability == (8, 0) and gpu.nvlink_active_links == 18
-    assert "compute_capability" not in gpu.unknown
+    assert (gpu.name, gpu.pci_bus_id, gpu.mig_enabled) == ("NVIDIA A100-SXM4-80GB", "00000000:01:00.0", True)
+    assert gpu.compute_capability is None and gpu.nvlink_active_links is None
+    assert gpu.unknown["compute_capability"] == f"{smi}: {NOT_CAPTURED}"
+    assert gpu.unknown["nvlink_active_links"] == f"{smi}: {NOT_CAPTURED}"
     assert info.kernel_module is None and "kernel_module" in info.unknown
+
+
+def test_table_then_compute_caps_and_nvlink_of_one_h100(fake_root: Path) -> None:
+    # Every answer is from nvidia_gpu_exporter's capture of one H100 machine: its default table, its
+    # `--query-gpu` CSV (which asks for every field, index and compute_cap among them: the parser finds its
+    # columns by the header) and its `nvlink -s`. It holds no `-q -x`, so the probe falls back to the table.
+    smi = "/usr/bin/nvidia-smi"
+    host = make_host(fake_root, env={"PATH": "/usr/bin"}, executables=[smi], unanswered=NOT_CAPTURED, answers={
+        ("nvidia-smi",): fixture_text("nvidia_smi/text_h100-80gb-hbm3_590.48.01.txt"),
+        ("nvidia-smi", "--query-gpu=index,compute_cap", "--format=csv"):
+            fixture_text("nvidia_smi/csv_query_gpu_all_fields_h100-80gb-hbm3_590.48.01.csv"),
+        ("nvidia-smi", "nvlink", "-s"): fixture_text("nvidia_smi/nvlink_s_h100_590.48.01.txt"),
+    })
+    info = probe_nvidia(host, no_pynvml)
+    assert info.attempts[3] == f"nvidia-smi -q -x: {smi}: {NOT_CAPTURED}"
+    assert info.attempts[4] == "nvidia-smi: driver 590.48.01, 1 GPU(s) in its table"
+    assert (info.driver_version, info.driver_source, info.driver_max_cuda) == ("590.48.01", "nvidia-smi", "13.1")
+    assert info.gpus_source == "nvidia-smi" and "gpus" not in info.unknown
+    (gpu,) = info.gpus
+    assert (gpu.index, gpu.name, gpu.pci_bus_id) == (0, "NVIDIA H100 80GB HBM3", "00000000:00:09.0")
+    assert (gpu.memory_total_bytes, gpu.mig_enabled) == (81559 * MIB, False)
+    assert gpu.compute_capability == (9, 0) and gpu.nvlink_active_links == 18
+    assert "compute_capability" not in gpu.unknown and "nvlink_active_links" not in gpu.unknown
 
 
 def test_fallback_to_proc_when_sys_is_absent(fake_root: Path) -> None:
