@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,17 @@ from envdoctor.facts import (
 from envdoctor.probe.host import CommandResult, Host
 
 FIXTURES = Path(__file__).parent / "fixtures"
+NO_CUDA_REASON = "needs a CUDA GPU (torch.cuda.is_available() is False here)"
+
+
+@functools.cache
+def cuda_available() -> bool:
+    """torch.cuda.is_available() in this process; False where torch is missing. Imports torch on first use."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def fixture_text(relative: str) -> str:
