@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,17 @@ from envdoctor.facts import (
 from envdoctor.probe.host import CommandResult, Host
 
 FIXTURES = Path(__file__).parent / "fixtures"
+NO_CUDA_REASON = "needs a CUDA GPU (torch.cuda.is_available() is False here)"
+
+
+@functools.cache
+def cuda_available() -> bool:
+    """torch.cuda.is_available() in this process; False where torch is missing. Imports torch on first use."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def fixture_text(relative: str) -> str:
@@ -37,11 +49,19 @@ def fixture_text(relative: str) -> str:
 Answer = Union[str, CommandResult]
 
 
-class FakeCommands:
-    """A command runner answering from recorded outputs, keyed by (program name, *args); records every call."""
+# What a fake host built from one machine's captures says for a command that capture does not hold.
+NOT_CAPTURED = "not captured on this machine"
 
-    def __init__(self, answers: Mapping[tuple[str, ...], Answer]) -> None:
+
+class FakeCommands:
+    """A command runner answering from recorded outputs, keyed by (program name, *args); records every call.
+
+    A command with no answer fails with `unanswered` as its error ("not found" as if the program were missing).
+    """
+
+    def __init__(self, answers: Mapping[tuple[str, ...], Answer], unanswered: str = "not found") -> None:
         self.answers = dict(answers)
+        self.unanswered = unanswered
         self.calls: list[tuple[str, ...]] = []
 
     def __call__(self, argv: Sequence[str], timeout: float) -> CommandResult:
@@ -49,14 +69,15 @@ class FakeCommands:
         self.calls.append(key)
         answer = self.answers.get(key)
         if answer is None:
-            return CommandResult(tuple(argv), None, "", "", "not found")
+            return CommandResult(tuple(argv), None, "", "", self.unanswered)
         if isinstance(answer, CommandResult):
             return answer
         return CommandResult(tuple(argv), 0, answer, "")
 
 
 def make_host(root: Path, answers: Mapping[tuple[str, ...], Answer] = (), env: Mapping[str, str] = (),
-              system: str = "Linux", files: Mapping[str, str] = (), executables: Sequence[str] = ()) -> Host:
+              system: str = "Linux", files: Mapping[str, str] = (), executables: Sequence[str] = (),
+              unanswered: str = "not found") -> Host:
     """A host whose file system is `root` with `files` written in, and whose commands answer from `answers`."""
     for path, text in dict(files).items():
         target = root / path.lstrip("/")
@@ -67,7 +88,7 @@ def make_host(root: Path, answers: Mapping[tuple[str, ...], Answer] = (), env: M
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("#!/bin/sh\n", encoding="utf-8")
         target.chmod(0o755)
-    return Host(run=FakeCommands(answers), root=root, env=dict(env), system=system)
+    return Host(run=FakeCommands(answers, unanswered), root=root, env=dict(env), system=system)
 
 
 def sample_facts() -> Facts:

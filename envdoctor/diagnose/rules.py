@@ -364,7 +364,7 @@ def shm_too_small(ctx: Context) -> list[Finding]:
 def deep_check_failed(ctx: Context) -> list[Finding]:
     findings = []
     for result in ctx.facts.deep or ():
-        if result.ok:
+        if result.ok or result.skipped:
             continue
         evidence = [("device", result.device), ("check", result.check), ("error", _last_line(result.error or ""))]
         signature = _signature(ctx.kb, result.error)

@@ -13,3 +13,4 @@ class DeepResult:
     ok: bool
     seconds: Optional[float]
     error: Optional[str]  # why it failed: the exception, a wrong result, a timeout or a crash
+    skipped: Optional[str] = None  # why it was not run (then `ok` is False and `error` None): "cuda:1 has ..."

@@ -9,18 +9,21 @@ from typing import Optional
 
 from envdoctor.facts import none_fields
 from envdoctor.facts.nvidia import GpuInfo
+from envdoctor.parse.pci import normalise_pci_bus_id
 
 _MIB = 1024 * 1024
 _NOT_IN_XML = "not in nvidia-smi -q -x output"
+_NOT_IN_TABLE = "not in nvidia-smi's default table"
 
 
 @dataclass(frozen=True)
 class SmiSummary:
-    """What the header of the default `nvidia-smi` table says."""
+    """What the default `nvidia-smi` table says: its header, and a row per GPU."""
 
     smi_version: Optional[str]  # the nvidia-smi binary's own version; under WSL or in old containers it differs
     driver_version: str
     cuda_version: Optional[str]  # the highest CUDA version the driver supports; None for "N/A" or "ERR!"
+    gpus: tuple[GpuInfo, ...] = ()  # index, name, bus id, memory and MIG mode; every other field unknown
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,102 @@ _CUDA = re.compile(r"CUDA (?:UMD )?Version:\s*(\d+\.\d+)")
 
 
 def parse_smi_text(text: str) -> Optional[SmiSummary]:
-    """The default table's header, or None when the text is not one (e.g. "NVIDIA-SMI has failed ...")."""
+    """The default table, or None when the text is not one (e.g. "NVIDIA-SMI has failed ...")."""
     driver = _DRIVER.search(text)
     if driver is None:
         return None
     smi = _SMI.search(text)
     cuda = _CUDA.search(text)
-    return SmiSummary(smi.group(1) if smi else None, driver.group(1), cuda.group(1) if cuda else None)
+    return SmiSummary(smi.group(1) if smi else None, driver.group(1), cuda.group(1) if cuda else None,
+                      _table_gpus(text))
+
+
+# A GPU's first row, first cell: "   0  NVIDIA H100 80GB HBM3          On  " (index, name, then Persistence-M, or
+# TCC/WDDM on Windows). The name column is fixed-width: a longer name is cut and ends in "...".
+_GPU_FIRST_CELL = re.compile(r"\s*(\d+)\s+(.+?)\s+\S+\s*")
+_BUS_ID_CELL = re.compile(r"\s*([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s")
+_MEMORY_CELL = re.compile(r"\s*(\d+)MiB\s*/\s*(\d+)MiB\s*")
+
+
+def _cells(line: str) -> Optional[list[str]]:
+    """The three cells of a GPU table line ("| a | b | c |"), or None for a border or any other line."""
+    line = line.strip()  # pasted tables are often indented
+    if not (line.startswith("|") and line.endswith("|")):
+        return None
+    cells = line[1:-1].split("|")
+    return cells if len(cells) == 3 else None
+
+
+def _table_gpus(text: str) -> tuple[GpuInfo, ...]:
+    """The GPU rows of the default table: three lines per GPU (two before MIG existed), between borders.
+
+    Only the first table (the one whose header names "Bus-Id") is read: the MIG devices and Processes tables
+    that follow it have other columns.
+    """
+    lines = text.splitlines()
+    header = next((i for i, line in enumerate(lines) if "Bus-Id" in line), None)
+    if header is None:
+        return ()
+    has_mig_column = any("MIG M." in line for line in lines[header:header + 4])
+    rows: list[tuple[re.Match[str], re.Match[str], list[list[str]]]] = []  # per GPU: index and name, bus id, lines
+    for line in lines[header + 1:]:
+        if not line.strip().startswith(("|", "+")):
+            break  # the blank line (or anything else) after the table's last border
+        cells = _cells(line)
+        if cells is None:
+            continue
+        first = _GPU_FIRST_CELL.fullmatch(cells[0])
+        bus = _BUS_ID_CELL.match(cells[1])
+        if first is not None and bus is not None:
+            rows.append((first, bus, [cells]))
+        elif rows:
+            rows[-1][2].append(cells)
+    return tuple(_table_gpu(first, bus, gpu_lines, has_mig_column) for first, bus, gpu_lines in rows)
+
+
+def _table_gpu(first: re.Match[str], bus: re.Match[str], gpu_lines: list[list[str]],
+               has_mig_column: bool) -> GpuInfo:
+    unknown: dict[str, str] = {}
+    name: Optional[str] = first.group(2).strip()
+    if name and name.endswith("..."):
+        # The table's name column cut it short; half a name would match the wrong row of a GPU table.
+        unknown["name"] = f"nvidia-smi's table cut the name short: {name!r}"
+        name = None
+    memory = _MEMORY_CELL.fullmatch(gpu_lines[1][1]) if len(gpu_lines) > 1 else None
+    if memory is None:
+        unknown["memory_total_bytes"] = unknown["memory_used_bytes"] = (
+            "not a memory reading in nvidia-smi's table" if len(gpu_lines) > 1 else "the table ends before it")
+    mig: Optional[bool] = None
+    if not has_mig_column:
+        unknown["mig_enabled"] = "this nvidia-smi's table has no MIG M. field (drivers before MIG, or Windows)"
+    elif len(gpu_lines) < 3:
+        unknown["mig_enabled"] = "the table ends before it"
+    else:
+        mode = gpu_lines[2][2].strip()
+        if mode in ("Enabled", "Disabled"):
+            mig = mode == "Enabled"
+        else:
+            unknown["mig_enabled"] = f"{mode or 'empty'} in nvidia-smi's table"
+    info = GpuInfo(
+        index=int(first.group(1)),
+        name=name,
+        uuid=None,
+        compute_capability=None,
+        memory_total_bytes=int(memory.group(2)) * _MIB if memory else None,
+        memory_used_bytes=int(memory.group(1)) * _MIB if memory else None,
+        mig_enabled=mig,
+        sm_clock_mhz=None,
+        sm_clock_max_mhz=None,
+        power_limit_w=None,
+        throttle_reasons=None,
+        pcie_gen=None,
+        pcie_gen_max=None,
+        pcie_width=None,
+        pcie_width_max=None,
+        nvlink_active_links=None,
+        pci_bus_id=normalise_pci_bus_id(bus.group(1)),
+    )
+    return replace(info, unknown={**dict.fromkeys(none_fields(info), _NOT_IN_TABLE), **unknown})
 
 
 def _text(node: Optional[ET.Element], path: str) -> Optional[str]:
@@ -110,6 +202,8 @@ def _gpu(index: int, gpu: ET.Element) -> GpuInfo:
         pcie_width=_whole(link, "link_widths/current_link_width", "x"),
         pcie_width_max=_whole(link, "link_widths/max_link_width", "x"),
         nvlink_active_links=None,
+        # <gpu id="00000000:07:00.0">; very old logs may lack the attribute, never <pci><pci_bus_id>
+        pci_bus_id=normalise_pci_bus_id(gpu.get("id") or _text(gpu, "pci/pci_bus_id")),
     )
     unknown = dict.fromkeys(none_fields(info), "N/A in nvidia-smi -q -x output")
     unknown.update(compute_capability=_NOT_IN_XML, nvlink_active_links=_NOT_IN_XML)

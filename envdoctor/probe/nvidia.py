@@ -5,6 +5,7 @@ Detection order, each step recorded in `NvidiaInfo.attempts`:
 2. NVML through the `pynvml` module (nvidia-ml-py): driver, highest CUDA, and every GPU's details.
 3. `/sys/module/nvidia/version`, then `/proc/driver/nvidia/version`: the driver version without a subprocess.
 4. `nvidia-smi` (PATH, then `/usr/lib/wsl/lib` on WSL 2 and the Windows install folders): `-q -x` for the GPUs,
+   else the default table's GPU rows (index, name, bus id, memory, MIG mode); then
    `--query-gpu=index,compute_cap` for compute capabilities, `nvlink -s` for NVLink.
 """
 
@@ -16,9 +17,11 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any, Callable, Optional
 
+from envdoctor.facts import none_fields
 from envdoctor.facts.nvidia import GpuInfo, NvidiaInfo
 from envdoctor.parse.kernel import parse_nvidia_proc_version, parse_sys_module_version
 from envdoctor.parse.nvidia_smi import parse_compute_caps, parse_nvlink_status, parse_smi_text, parse_smi_xml
+from envdoctor.parse.pci import normalise_pci_bus_id
 from envdoctor.probe.host import Host
 
 DRIVER_OVERRIDE_VAR = "ENVDOCTOR_CUDA_DRIVER_VERSION"
@@ -90,10 +93,26 @@ class _Nvml:
                 return None
         return active
 
+    def pci_bus_id(self, handle: Any) -> Optional[str]:
+        pci = self.ask("pci_bus_id", "nvmlDeviceGetPciInfo", handle)
+        if pci is None:
+            return None
+        raw = getattr(pci, "busId", None)  # bytes from ctypes' char array
+        bus_id = normalise_pci_bus_id(raw)
+        if bus_id is None:
+            self.unknown["pci_bus_id"] = f"nvmlDeviceGetPciInfo gave busId {raw!r}, not a PCI bus id"
+        return bus_id
+
     def gpu(self, index: int) -> GpuInfo:
-        """One GPU's details; use a fresh `_Nvml` per GPU so that reasons do not mix."""
+        """One GPU's details; use a fresh `_Nvml` per GPU so that reasons do not mix.
+
+        A GPU whose handle NVML cannot give (e.g. NVMLError_GpuIsLost after an Xid 79) gets a record with every
+        field unknown and NVML's error as the reason; the other GPUs are still read.
+        """
         nvml = self.nvml
-        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        handle = self.ask("handle", "nvmlDeviceGetHandleByIndex", index)
+        if handle is None:
+            return _unknown_gpu(index, self.unknown["handle"])
         memory = self.ask("memory_total_bytes", "nvmlDeviceGetMemoryInfo", handle)
         mig = self.ask("mig_enabled", "nvmlDeviceGetMigMode", handle)
         capability = self.ask("compute_capability", "nvmlDeviceGetCudaComputeCapability", handle)
@@ -125,8 +144,18 @@ class _Nvml:
             pcie_width=self.ask("pcie_width", "nvmlDeviceGetCurrPcieLinkWidth", handle),
             pcie_width_max=self.ask("pcie_width_max", "nvmlDeviceGetMaxPcieLinkWidth", handle),
             nvlink_active_links=self.nvlink_links(handle),
+            pci_bus_id=self.pci_bus_id(handle),
         )
         return replace(info, unknown=dict(self.unknown))
+
+
+def _unknown_gpu(index: int, reason: str) -> GpuInfo:
+    """GPU `index` with every field unknown for `reason`."""
+    info = GpuInfo(index=index, name=None, uuid=None, compute_capability=None, memory_total_bytes=None,
+                   memory_used_bytes=None, mig_enabled=None, sm_clock_mhz=None, sm_clock_max_mhz=None,
+                   power_limit_w=None, throttle_reasons=None, pcie_gen=None, pcie_gen_max=None, pcie_width=None,
+                   pcie_width_max=None, nvlink_active_links=None, pci_bus_id=None)
+    return replace(info, unknown=dict.fromkeys(none_fields(info), reason))
 
 
 def _probe_nvml(load: NvmlLoader) -> tuple[Optional[NvidiaInfo], str]:
@@ -158,7 +187,8 @@ def _probe_nvml(load: NvmlLoader) -> tuple[Optional[NvidiaInfo], str]:
         gpus_source="nvml",
         nvidia_smi=None,
         attempts=(),
-        unknown={"driver_max_cuda": "NVML did not report it"} if not cuda else {},
+        unknown={} if cuda else {"driver_max_cuda": session.unknown.get(
+            "driver_max_cuda", "nvmlSystemGetCudaDriverVersion returned 0")},
     )
     return info, f"nvml: driver {driver}, {len(gpus)} GPU(s)"
 
@@ -241,7 +271,12 @@ def probe_nvidia(host: Host, load_nvml: NvmlLoader = load_pynvml) -> NvidiaInfo:
                 max_cuda = summary.cuda_version
                 if driver is None:
                     driver, source = summary.driver_version, "nvidia-smi"
-            unknown["gpus"] = "nvidia-smi gave no per-GPU details"
+            if summary and summary.gpus:
+                attempts[-1] += f", {len(summary.gpus)} GPU(s) in its table"
+                gpus_source = "nvidia-smi"
+                gpus = _with_smi_details(host, smi, summary.gpus, attempts)
+            else:
+                unknown["gpus"] = "nvidia-smi's table lists no GPU" if summary else "nvidia-smi gave no GPU list"
     if max_cuda is None:
         unknown["driver_max_cuda"] = "reported only by NVML and nvidia-smi, and neither answered"
     info = NvidiaInfo(

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 MARKER = "ENVDOCTOR-TORCH-JSON:"
 
@@ -24,6 +24,25 @@ def _ask(facts: dict[str, Any], unknown: dict[str, str], name: str, call: Callab
         facts[name] = call()
     except Exception as exc:  # any failure of one query is a fact about torch, not a reason to stop
         unknown[name] = f"{type(exc).__name__}: {exc}"
+
+
+def _uuid(props: Any, unknown: dict[str, str], index: int) -> Optional[str]:
+    """CUDA's device UUID as str() spells it, "513536b6-7d19-...": NVML's without its "GPU-"/"MIG-" prefix."""
+    uuid = getattr(props, "uuid", None)  # absent from older torch
+    if uuid is None:
+        unknown[f"devices[{index}].uuid"] = "this torch's device properties have no uuid"
+        return None
+    return str(uuid)
+
+
+def _pci_bus_id(props: Any, unknown: dict[str, str], index: int) -> Optional[str]:
+    """The device's PCI bus id in NVML's spelling, "00000000:07:00.0" (CUDA gives no function: it is 0)."""
+    domain, bus, device = (getattr(props, name, None) for name in ("pci_domain_id", "pci_bus_id", "pci_device_id"))
+    if domain is None or bus is None or device is None:  # absent from older torch
+        unknown[f"devices[{index}].pci_bus_id"] = "this torch's device properties have no pci_domain_id, " \
+                                                  "pci_bus_id and pci_device_id"
+        return None
+    return f"{domain:08X}:{bus:02X}:{device:02X}.0"
 
 
 def main(companions: bool) -> None:
@@ -57,7 +76,8 @@ def main(companions: bool) -> None:
             try:
                 props = torch.cuda.get_device_properties(index)
                 devices.append({"index": index, "name": props.name, "capability": [props.major, props.minor],
-                                "total_memory_bytes": props.total_memory})
+                                "total_memory_bytes": props.total_memory,
+                                "uuid": _uuid(props, unknown, index), "pci_bus_id": _pci_bus_id(props, unknown, index)})
             except Exception as exc:
                 unknown[f"devices[{index}]"] = f"{type(exc).__name__}: {exc}"
         facts["devices"] = devices

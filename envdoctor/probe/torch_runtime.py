@@ -36,7 +36,8 @@ def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRunt
         device_count=data.get("device_count"),
         arch_list=tuple(data["arch_list"]) if data.get("arch_list") is not None else None,
         devices=tuple(TorchDevice(d["index"], d["name"], (d["capability"][0], d["capability"][1]),
-                                  d["total_memory_bytes"]) for d in data.get("devices", [])),
+                                  d["total_memory_bytes"], uuid=d.get("uuid"), pci_bus_id=d.get("pci_bus_id"))
+                      for d in data.get("devices", [])),
         mps_available=data.get("mps_available"),
         origin=data.get("origin"),
         import_seconds=data.get("import_seconds", import_seconds),

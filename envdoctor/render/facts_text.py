@@ -218,6 +218,9 @@ def deep_rows(results: tuple[DeepResult, ...]) -> list[Row]:
     rows: list[Row] = []
     for r in results:
         timing = f" in {r.seconds * 1000:.0f} ms" if r.seconds is not None else ""
+        if r.skipped:
+            rows.append((f"{r.device}", Text(f"{r.check}: not run: {r.skipped}", style="dim")))
+            continue
         rows.append((f"{r.device}", Text(f"{r.check}: ok{timing}", style="green") if r.ok
                      else Text(f"{r.check}: FAILED {r.error}", style="red")))
     return rows or [("devices", unknown("torch does not import, so nothing was run"))]

@@ -95,6 +95,24 @@ def test_saved_json_reads_back_to_the_same_facts(tmp_path: Path) -> None:
     assert replace(back, origin=facts.origin) == facts
 
 
+def test_saved_json_keeps_gpu_and_torch_device_identities() -> None:
+    facts = sample_facts()
+    gpu = replace(facts.nvidia.gpus[0], pci_bus_id="00000000:01:00.0")
+    device = replace(facts.torch.devices[0], uuid="513536b6-7d19-9063-b049-1e69664bb298",
+                     pci_bus_id="00000000:01:00.0")
+    facts = replace(facts, nvidia=replace(facts.nvidia, gpus=(gpu, *facts.nvidia.gpus[1:])),
+                    torch=replace(facts.torch, devices=(device,)))
+    document = json.loads(dumps(check_document(facts)))
+    assert document["facts"]["nvidia"]["gpus"][0]["pci_bus_id"] == "00000000:01:00.0"
+    assert document["facts"]["torch"]["devices"][0]["uuid"] == "513536b6-7d19-9063-b049-1e69664bb298"
+    assert document["facts"]["torch"]["devices"][0]["pci_bus_id"] == "00000000:01:00.0"
+    back = facts_from_document(document, "x.json")
+    assert back.nvidia.gpus[0] == gpu and back.torch.devices == (device,)
+    document["facts"]["torch"]["devices"][0]["pci_bus_id"] = 1
+    with pytest.raises(ValueError, match=r"facts.torch.devices\[0\].pci_bus_id should be str, not int"):
+        facts_from_document(document, "x.json")
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from envdoctor.facts import GpuInfo
 from envdoctor.parse.nvidia_smi import parse_compute_caps, parse_nvlink_status, parse_smi_text, parse_smi_xml
+from envdoctor.parse.pci import normalise_pci_bus_id
 from tests.helpers import fixture_text
 
 MIB = 1024 * 1024
@@ -35,6 +37,61 @@ def test_text_header(name: str, smi: str, driver: str, cuda: str | None) -> None
     assert (summary.smi_version, summary.driver_version, summary.cuda_version) == (smi, driver, cuda)
 
 
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        # (index, name, bus id, memory total in MiB, MIG mode) for each GPU row, as the capture shows them
+        ("text_8xh100_550.90.07.txt", [
+            (i, "NVIDIA H100 80GB HBM3", f"00000000:{bus}:00.0", 81559, False)
+            for i, bus in enumerate(("53", "64", "75", "86", "97", "A8", "B9", "CA"))]),
+        ("text_h100-80gb-hbm3_590.48.01.txt", [(0, "NVIDIA H100 80GB HBM3", "00000000:00:09.0", 81559, False)]),
+        ("text_h200_610.43.02_kmd_version.txt", [(0, "NVIDIA H200", "00000000:83:00.0", 143771, False)]),
+        ("text_a100-80gb-pcie_550.54.14_mig_enabled_cuda_na.txt",
+         [(0, "NVIDIA A100 80GB PCIe", "00000000:17:00.0", 81920, True)]),
+        ("text_a10_550.127.05.txt", [(0, "NVIDIA A10", "00000000:06:00.0", 23028, None)]),
+        ("text_grid-k520_418.87.00.txt", [(0, "GRID K520", "00000000:00:03.0", 4037, None)]),
+        # Names longer than the column are cut and end in "...": unknown, with the cut text in the reason.
+        ("text_windows_rtx2080super_591.86_wddm.txt", [(0, None, "00000000:0C:00.0", 8192, None)]),
+        ("text_windows_rtx2070_460.15_tcc_wddm_partial.txt", [(0, None, "00000000:01:00.0", 8192, None)]),
+        ("text_wsl2_rtx4060_570.86.16_win572.16.txt", [(0, None, "00000000:06:00.0", 8188, None)]),
+        ("text_wsl2_rtx3060_545.46_win546.80_cuda_err_partial.txt", [(0, None, "00000000:01:00.0", 6144, None)]),
+        ("text_smi470.256.02_driver580.95.05_mismatch.txt", [(0, None, "00000000:01:00.0", 8151, None)]),
+        ("text_freebsd_rtx5070_575.64.03_cuda_na_partial.txt",
+         [(0, "NVIDIA GeForce RTX 5070", "00000000:02:00.0", 12227, None)]),
+        # A Markdown list item's table, indented four spaces; a Hyper-V VM's own PCI domain.
+        ("text_a100-80gb-pcie_515.86.01_mig_enabled_no_devices_indented.txt",
+         [(0, None, "00000001:00:00.0", 81920, True)]),
+    ],
+)
+def test_text_gpu_rows(name: str, rows: list[tuple[int, str | None, str, int, bool | None]]) -> None:
+    summary = parse_smi_text(fixture_text(f"nvidia_smi/{name}"))
+    assert summary is not None
+    got = [(g.index, g.name, g.pci_bus_id, (g.memory_total_bytes or 0) // MIB, g.mig_enabled) for g in summary.gpus]
+    assert got == rows
+    for gpu in summary.gpus:
+        assert gpu.memory_used_bytes is not None
+        assert gpu.uuid is None and "not in nvidia-smi's default table" in gpu.unknown["uuid"]
+        if gpu.name is None:
+            assert gpu.unknown["name"].startswith("nvidia-smi's table cut the name short: ")
+            assert gpu.unknown["name"].endswith("...'")
+        if gpu.mig_enabled is None:
+            assert "mig_enabled" in gpu.unknown
+
+
+def _only_gpu(name: str) -> GpuInfo:
+    summary = parse_smi_text(fixture_text(f"nvidia_smi/{name}"))
+    assert summary is not None and len(summary.gpus) == 1
+    return summary.gpus[0]
+
+
+def test_text_gpu_row_reasons() -> None:
+    windows = _only_gpu("text_windows_rtx2080super_591.86_wddm.txt")
+    assert windows.unknown["name"] == "nvidia-smi's table cut the name short: 'NVIDIA GeForce RTX 2080 ...'"
+    assert "no MIG M. field" in _only_gpu("text_grid-k520_418.87.00.txt").unknown["mig_enabled"]
+    cut = _only_gpu("text_wsl2_rtx3060_545.46_win546.80_cuda_err_partial.txt")
+    assert cut.unknown["mig_enabled"] == "the table ends before it"
+
+
 def test_text_failure_message_is_not_a_table() -> None:
     assert parse_smi_text(fixture_text("nvidia_smi/text_failed_no_driver.txt")) is None
 
@@ -56,6 +113,7 @@ def test_xml_new_schema_a100_with_mig() -> None:
     assert (gpu.sm_clock_mhz, gpu.sm_clock_max_mhz) == (1275, 1410)
     assert gpu.throttle_reasons == ()
     assert gpu.compute_capability is None and "compute_capability" in gpu.unknown
+    assert gpu.pci_bus_id == "00000000:01:00.0"  # <gpu id="...">
 
 
 def test_xml_old_schema_gtx1660ti() -> None:
@@ -70,6 +128,7 @@ def test_xml_old_schema_gtx1660ti() -> None:
     assert (gpu.sm_clock_mhz, gpu.sm_clock_max_mhz) == (300, 2145)
     assert gpu.throttle_reasons == ("gpu_idle",)  # <clocks_throttle_reasons>, before the 535 rename
     assert (gpu.pcie_gen, gpu.pcie_gen_max) == (1, 3)  # an idle GPU drops its link to gen 1
+    assert gpu.pci_bus_id == "00000000:43:00.0"
 
 
 @pytest.mark.parametrize("text", ["", "not xml", "<other/>", fixture_text("nvidia_smi/text_a10_550.127.05.txt")])
@@ -97,3 +156,19 @@ def test_nvlink_h100_has_18_active_links() -> None:
 def test_nvlink_gpu_without_links_counts_zero() -> None:
     text = fixture_text("nvidia_smi/nvlink_s_windows_rtx2080super_591.86_inactive.txt")
     assert parse_nvlink_status(text) == {0: 0}
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("00000000:07:00.0", "00000000:07:00.0"),  # NVML's busId, nvidia-smi's Bus-Id
+        (b"00000000:1B:00.0\0", "00000000:1B:00.0"),  # pynvml's ctypes char array
+        ("0000:1b:00.0", "00000000:1B:00.0"),  # NVML's busIdLegacy, Linux sysfs (lower-case)
+        ("00000001:00:00.0", "00000001:00:00.0"),  # a Hyper-V VM's own PCI domain
+        ("GPU-513536b6", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_pci_bus_id_in_nvmls_spelling(spelling: str | bytes | None, expected: str | None) -> None:
+    assert normalise_pci_bus_id(spelling) == expected

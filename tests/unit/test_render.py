@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from envdoctor.facts import TorchRuntime
+from envdoctor.facts import DeepResult, TorchRuntime
 from envdoctor.render.facts_text import render_facts
 from envdoctor.render.json_doc import CHECK_SCHEMA, check_document, dumps
 from tests.helpers import sample_facts
@@ -62,3 +62,11 @@ def test_json_document_is_versioned_and_complete() -> None:
     assert facts["origin"] == {"kind": "probe", "hostname": "gpu-node-7", "path": None}
     assert set(facts) == {"origin", "collected_at", "system", "nvidia", "accelerators", "packages", "torch",
                           "toolkit", "probe_seconds", "deep"}
+
+
+def test_a_deep_check_not_run_says_why_and_is_not_a_failure() -> None:
+    skipped = DeepResult("cuda:1", "matmul bfloat16", False, None, None,
+                         skipped="cuda:1 has compute capability 7.0; native bfloat16 needs 8.0 (Ampere) or newer")
+    text = render(replace(sample_facts(), deep=(skipped,)))
+    assert "matmul bfloat16: not run: cuda:1 has compute capability 7.0" in text
+    assert "FAILED" not in text

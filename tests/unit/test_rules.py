@@ -89,7 +89,12 @@ SCENARIOS: dict[str, tuple[Callable[[], Facts], Callable[[], Facts], Severity]] 
     "deep-check-failed": (lambda: replace(healthy(), deep=(DeepResult(
                               "cuda:0", "matmul float16", False, 0.01,
                               "RuntimeError: CUDA error: no kernel image is available for execution on the device"),)),
-                          lambda: replace(healthy(), deep=(DeepResult("cuda:0", "matmul float16", True, 0.01, None),)),
+                          lambda: replace(healthy(), deep=(
+                              DeepResult("cuda:0", "matmul float16", True, 0.01, None),
+                              # not run is not failed: a V100 computes no native bfloat16
+                              DeepResult("cuda:0", "matmul bfloat16", False, None, None, skipped=(
+                                  "cuda:0 has compute capability 7.0; native bfloat16 needs 8.0 (Ampere) or newer")),
+                          )),
                           Severity.ERROR),
 }
 

@@ -100,3 +100,46 @@ def test_real_torch_imports() -> None:
     assert runtime.version is not None and runtime.version.split("+")[0] == installed.split("+")[0]
     assert runtime.import_seconds is not None and runtime.import_seconds > 0
     assert runtime.cuda_available is False or runtime.device_count
+
+
+# A stand-in torch whose two CUDA devices answer as torch's _CudaDeviceProperties do: device 0 as a torch
+# with uuid and the pci_* fields (str(props.uuid) has no "GPU-" prefix), device 1 as an older torch without them.
+# Device 0's identity is the A100 of tests/fixtures/nvidia_smi/xml_a100-sxm4-80gb-mig_535.54.03.xml.
+_TORCH_WITH_DEVICE_IDS = '''
+__version__ = "2.14.1+cu130"
+from . import version, cuda, backends
+
+class _CUuuid:
+    def __str__(self):
+        return "513536b6-7d19-9063-b049-1e69664bb298"
+
+class _New:
+    name, major, minor, total_memory = "NVIDIA A100-SXM4-80GB", 8, 0, 85899345920
+    uuid, pci_domain_id, pci_bus_id, pci_device_id = _CUuuid(), 0, 0x1, 0x0
+
+class _Old:
+    name, major, minor, total_memory = "NVIDIA A100-SXM4-80GB", 8, 0, 85899345920
+'''
+
+
+def test_child_reports_each_devices_uuid_and_bus_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "shadow" / "torch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(_TORCH_WITH_DEVICE_IDS)
+    (package / "version.py").write_text("cuda = '13.0'\nhip = None\n")
+    (package / "backends.py").write_text("class cudnn:\n    version = staticmethod(lambda: 91002)\n")
+    (package / "cuda.py").write_text(
+        "import torch\n"
+        "is_available = lambda: True\n"
+        "device_count = lambda: 2\n"
+        "get_device_properties = lambda i: torch._New() if i == 0 else torch._Old()\n"
+        "class nccl:\n    version = staticmethod(lambda: (2, 27, 5))\n")
+    monkeypatch.setenv("PYTHONPATH", str(package.parent))
+    runtime = probe_torch_runtime(timeout_s=30)
+    assert runtime.status == "ok", runtime.error
+    new, old = runtime.devices
+    assert (new.uuid, new.pci_bus_id) == ("513536b6-7d19-9063-b049-1e69664bb298", "00000000:01:00.0")
+    assert (old.uuid, old.pci_bus_id) == (None, None)
+    assert "no uuid" in runtime.unknown["devices[1].uuid"]
+    assert "no pci_domain_id" in runtime.unknown["devices[1].pci_bus_id"]
+    assert "devices[0].uuid" not in runtime.unknown
