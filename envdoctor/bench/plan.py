@@ -14,7 +14,10 @@ from envdoctor.bench.memory import MemoryEstimate, estimate_cell_memory, fit_bat
 from envdoctor.plain import to_plain
 
 MEMORY_BUDGET = 0.85  # of the device's memory: the rest is the CUDA context, cuBLAS/cuDNN workspaces, fragmentation
-GIB = 1024**3
+
+
+def format_bytes(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class _Fit:
     batch: int
     why: str
     budget: Optional[int]
+    skip: Optional[str] = None  # the estimate exceeds the whole device even at batch 1
 
 
 def _fit(workload: str, sizes: Mapping[str, int], device: BenchDevice, dtypes: Sequence[Optional[str]],
@@ -116,10 +120,14 @@ def _fit(workload: str, sizes: Mapping[str, int], device: BenchDevice, dtypes: S
         return _Fit(preset_batch, "the preset's batch: the device's memory is unknown", None)
     budget = int(device.memory_total_bytes * MEMORY_BUDGET)
     batch, estimate = fit_batch(workload, sizes, dtypes, reference, budget)
-    need, room = f"{estimate.peak_bytes / GIB:.1f} GiB", f"{budget / GIB:.1f} GiB ({MEMORY_BUDGET:.0%} of " \
-                                                         f"{device.memory_total_bytes / GIB:.1f} GiB)"
-    if estimate.peak_bytes > budget:
-        return _Fit(batch, f"does not fit even at batch {batch}: estimated {need} > {room}", budget)
+    need = format_bytes(estimate.peak_bytes)
+    room = f"{format_bytes(budget)} ({MEMORY_BUDGET:.0%} of {format_bytes(device.memory_total_bytes)})"
+    if estimate.peak_bytes > device.memory_total_bytes:
+        return _Fit(batch, f"does not fit even at batch {batch}: estimated {need} > {room}", budget,
+                    f"estimated {need} at batch 1, more than the device's {format_bytes(device.memory_total_bytes)}: "
+                    "choose a smaller --preset")
+    if estimate.peak_bytes > budget:  # within the estimate's error of fitting: run it, and an OOM says so
+        return _Fit(batch, f"may not fit even at batch {batch}: estimated {need} > {room}", budget)
     if batch == preset_batch:
         return _Fit(batch, f"the preset's batch: estimated {need} ≤ {room}", budget)
     return _Fit(batch, f"halved from the preset's {preset_batch} to fit: estimated {need} ≤ {room}", budget)
@@ -137,7 +145,7 @@ def _cells(config: BenchConfig, workload: str, device: BenchDevice, label: str, 
             workload, mode, label, preset, sizes, fit.why, amp if mode.amp else None,
             estimate_cell_memory(workload, sizes, amp.dtype if mode.amp else None, mode.compile or mode.amp),
             fit.budget, peak, source, world, visible, device,
-            skip or (amp.skip if mode.amp else None)))
+            skip or fit.skip or (amp.skip if mode.amp else None)))
     return plans
 
 

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(dumps(plan_document(devices, plans, where)))
         else:
-            render_plan(make_console(pipe_width=WIDE_PIPE_WIDTH), devices, plans, where)
+            render_plan(make_console(pipe_width=WIDE_PIPE_WIDTH), devices, plans, where, config.amp_dtype)
         return ExitCode.OK
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     machine = fingerprint(facts, devices, git_commit())

@@ -51,13 +51,15 @@ def _throughput(cell: CellResult) -> str:
 def bench_table(cells: Sequence[CellResult], title: str) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", pad_edge=False)
     table.add_column("workload · mode · device", no_wrap=True)
-    for header in ("throughput", "speedup", "ms/step ± IQR", "peak mem", "MFU", "compile s", "status"):
+    for header in ("batch", "throughput", "speedup", "ms/step ± IQR", "peak mem", "MFU", "compile s", "status"):
         table.add_column(header, justify="left" if header == "status" else "right", no_wrap=True)
     for c in cells:
         stats = c.stats
         step = f"{stats.median_s * 1000:.2f} ± {stats.iqr_s * 1000:.2f}" if stats else "-"
-        table.add_row(f"{c.workload} · {c.mode} · {c.device}", _throughput(c),
-                      f"{c.speedup_vs_eager:.2f}x" if c.speedup_vs_eager is not None else "-", step,
+        speedup = f"{c.speedup_vs_eager:.2f}x" if c.speedup_vs_eager is not None else "-"
+        if c.eager_batch_size is not None:  # samples/s against eager's at another batch
+            speedup += f" (eager: batch {c.eager_batch_size})"
+        table.add_row(f"{c.workload} · {c.mode} · {c.device}", str(c.batch_size), _throughput(c), speedup, step,
                       _bytes(c.peak_memory_bytes), f"{c.mfu:.1%}" if c.mfu is not None else "N/A",
                       f"{c.compile_s:.1f}" if c.compile_s is not None else "-",
                       Text(c.status, style=_STATUS_STYLE.get(c.status, "bold red")))
@@ -94,5 +96,5 @@ def render_sweeps(console: Console, sweeps: Sequence[SweepResult]) -> None:
                           f"{row['busbw_gbps']:.3f}")
         console.print(table)
         for gpu in sweep.topology:
-            console.print(f"GPU {gpu['gpu']} {gpu['name']}: NVLink links {gpu['nvlink_active_links']}, "
-                          f"PCIe {gpu['pcie']}", highlight=False)
+            console.print(Text(f"{gpu['device']} {gpu['name']} (NVML #{gpu['nvml_index']}): NVLink links "
+                               f"{gpu['nvlink_active_links']}, PCIe {gpu['pcie']}"))
