@@ -114,7 +114,9 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         raise
     except Exception as exc:
         if spec.compile:  # the first compiled step is where dynamo and inductor run
-            raise CompileFailed(f"{type(exc).__name__}: {exc}") from exc
+            root = _root_cause(exc)
+            cause = f": {type(root).__name__}: {root}" if root is not exc else ""
+            raise CompileFailed(f"{type(exc).__name__}{cause or f': {exc}'}") from exc
         raise
     guard = None
     if reference is not None:
@@ -160,6 +162,17 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         "gpu_window": sampler.result() if sampler is not None else None,
         **memory,
     }
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception: dynamo wraps the backend's in BackendCompilerFailed, whose own text is a header."""
+    seen = {id(exc)}
+    while True:
+        inner = getattr(exc, "inner_exception", None) or exc.__cause__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
 
 
 def _first_line(text: str) -> str:
