@@ -15,7 +15,7 @@ Elsewhere in resnet18's and the decoder's backward each layer frees more than it
 holds only weights, gradients and its two moments. What an op saves follows torch's derivatives.yaml: Linear its
 input and weight, ReLU and SDPA their outputs (SDPA also q, k, v and a per-row log-sum-exp), GELU, LayerNorm and
 BatchNorm their inputs (and per-row or per-channel statistics), max-pool its int64 indices, log-softmax its output.
-Left out: AdamW's 4-byte step counters, autocast's bias copies (kilobytes), kernel workspaces (cuBLAS, cuDNN), the
+Left out: AdamW's 4-byte step counters, autocast's bias copies (under 1 MB), kernel workspaces (cuBLAS, cuDNN), the
 allocator's rounding and fragmentation, and the CUDA context: leave headroom for them.
 """
 
