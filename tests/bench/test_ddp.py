@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import socket
+import uuid
 from dataclasses import replace
 from importlib import util
 from typing import Callable
@@ -29,11 +32,17 @@ SPEC = dataclasses.asdict(CellSpec("mlp", "eager", False, None, False, "cpu", {"
                                    min_steps=3, min_time_s=0.1))
 
 
+# Ranks inherit this from the test process: ranks of other test runs on the same machine are not this run's.
+SESSION = os.environ.setdefault("ENVDOCTOR_TEST_SESSION", f"{os.getpid()}-{uuid.uuid4()}")
+
+
 def leftover_ranks() -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         if any("envdoctor.bench.ddp_worker" in part for part in process.info["cmdline"] or ()):
-            found.append(process)
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get("ENVDOCTOR_TEST_SESSION") == SESSION:
+                    found.append(process)
     return found
 
 
