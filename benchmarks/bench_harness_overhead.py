@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/bench_harness_overhead.py [--rounds 5] [--seconds 3] [--workload mlp]
 Both sides build the workload and its step from envdoctor.bench.workloads (same model, batch, AdamW, data, seed)
-on the CPU, each in a fresh process, alternating (each side first every other round), and both report samples / window wall time:
-the bare loop reads the clock twice around its window, envdoctor's cell times every step inside its window
-(envdoctor.bench.timer). Target (issue 10): envdoctor >= 0.97x the bare loop.
+on the CPU, each in a fresh process, alternating (each side first every other round), and both report samples /
+window wall time: the bare loop reads the clock twice around its window, envdoctor's cell times every step inside
+its window (envdoctor.bench.timer). Target (issue 10): envdoctor >= 0.97x the bare loop.
 """
 
 from __future__ import annotations
