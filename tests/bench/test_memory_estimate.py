@@ -138,6 +138,15 @@ def measurement() -> ModuleType:
     return module
 
 
+def _needs_fake_modules() -> None:
+    """The fake-tensor measurement moves modules under FakeTensorMode, whose parameters stay FakeTensors through
+    Module._apply only from torch 2.8 (measured: 2.4 gives meta parameters, 2.5 and 2.6 refuse real ones)."""
+    import torch
+
+    if Version(torch.__version__).release < (2, 8):
+        pytest.skip("the fake-tensor measurement needs torch 2.8 (Module._apply keeping FakeTensor parameters)")
+
+
 PEAKS: dict[tuple[str, Optional[str], bool], int] = {}  # (workload, AMP dtype, on meta) at tiny: measured once
 
 
@@ -161,6 +170,7 @@ def test_estimate_matches_the_cpu_at_tiny(measurement: ModuleType, workload: str
 @pytest.mark.parametrize("dtype", [None, "bfloat16"], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_meta_measures_what_the_cpu_measures(measurement: ModuleType, workload: str, dtype: Optional[str]) -> None:
+    _needs_fake_modules()
     # Equal to the byte but for BatchNorm's saved statistics under bf16, which the meta kernel types bf16 (19 KB).
     cpu = _tiny_peak(measurement, workload, dtype, meta=False)
     assert _tiny_peak(measurement, workload, dtype, meta=True) == pytest.approx(cpu, rel=1e-3)
@@ -170,6 +180,7 @@ def test_meta_measures_what_the_cpu_measures(measurement: ModuleType, workload: 
 @pytest.mark.parametrize("dtype", [None, "bfloat16"], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_estimate_matches_meta_at_small(measurement: ModuleType, workload: str, dtype: Optional[str]) -> None:
+    _needs_fake_modules()
     sizes = PRESET_SIZES[workload]["small"]
     measured = measurement.measure_step_peak(workload, sizes, dtype, fake=True)
     estimate = estimate_cell_memory(workload, sizes, dtype, reference=False)
