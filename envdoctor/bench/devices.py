@@ -11,6 +11,7 @@ from typing import Optional
 
 from envdoctor.facts import Facts, GpuInfo, TorchDevice
 from envdoctor.knowledge import Knowledge, PeakModel
+from envdoctor.parse.pci import normalise_pci_bus_id
 
 Capability = tuple[int, int]
 NATIVE_BF16 = (8, 0)  # Ampere: bf16 tensor cores; below it torch emulates bf16 (is_bf16_supported() still says yes)
@@ -52,12 +53,6 @@ class BenchDevice:
         return self.peak.tflops[dtype], f"{self.peak.name}: {self.peak.source}"
 
 
-def _bus_key(bus_id: Optional[str]) -> Optional[tuple[int, int, int]]:
-    """(domain, bus, device) of "00000000:07:00.0" or "0000:07:00.0": spellings differ in the domain's width."""
-    match = re.fullmatch(r"\s*(?:([0-9a-fA-F]+):)?([0-9a-fA-F]+):([0-9a-fA-F]+)(?:\.[0-9a-fA-F]+)?\s*", bus_id or "")
-    return (int(match.group(1) or "0", 16), int(match.group(2), 16), int(match.group(3), 16)) if match else None
-
-
 def _bare_uuid(uuid: Optional[str]) -> Optional[str]:
     return re.sub(r"^(GPU|MIG)-", "", uuid.strip(), flags=re.IGNORECASE).lower() if uuid else None
 
@@ -70,10 +65,10 @@ def match_gpu(device: TorchDevice, gpus: Sequence[GpuInfo]) -> tuple[Optional[Gp
         for gpu in gpus:
             if _bare_uuid(gpu.uuid) == uuid:
                 return gpu, "uuid"
-    bus = _bus_key(device.pci_bus_id)
+    bus = normalise_pci_bus_id(device.pci_bus_id)
     if bus:
         for gpu in gpus:
-            if _bus_key(gpu.pci_bus_id) == bus:
+            if normalise_pci_bus_id(gpu.pci_bus_id) == bus:
                 return gpu, "pci bus id"
     if not gpus:
         return None, "no NVML or nvidia-smi record of any GPU"
