@@ -107,7 +107,11 @@ def main(spec_json: str) -> None:
     if rank == 0:
         sys.stdout.write(MARKER + json.dumps(result) + "\n")
         sys.stdout.flush()
-    dist.destroy_process_group()
+    # End without destroy_process_group() or interpreter teardown: gloo's process-group destructor can deadlock
+    # on the GIL (pytorch/pytorch#75097; the GIL is released there only from PR #154976, torch 2.8), and every
+    # collective has completed here, so there is nothing left for the group to do.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
