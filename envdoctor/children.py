@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import psutil
+
+from envdoctor.lifetime import request_parent_death_signal
+from envdoctor.plain import parse_json
 
 
 @dataclass(frozen=True)
@@ -41,25 +44,53 @@ def signal_name(returncode: Optional[int]) -> Optional[str]:
         return f"signal {-returncode}"
 
 
-def kill_tree(pid: int) -> None:
-    """End a process and every descendant (torchrun's ranks, inductor's compile workers)."""
+MAX_TIMEOUT_S = 86400.0  # a day: a longer timeout is a typo, and inf overflows the clocks it is given to
+END_GRACE_S = 3.0  # how long a child has to end after SIGTERM before it is killed
+_live: set[subprocess.Popen[str]] = set()  # started and not yet waited for
+
+
+def end_tree(pid: int, grace_s: float = END_GRACE_S) -> None:
+    """End a child and everything it started (torchrun's ranks, inductor's compile workers): SIGTERM to its
+    process group and every descendant, then SIGKILL to whatever is left after `grace_s`."""
     try:
         parent = psutil.Process(pid)
         processes = [*parent.children(recursive=True), parent]
     except psutil.NoSuchProcess:
         return
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGTERM)  # the group: a descendant that was just forking is in it too
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-    psutil.wait_procs(processes, timeout=10)
+    psutil.wait_procs(alive, timeout=grace_s)
+
+
+def end_all() -> None:
+    """End every child still running: on the way out of envdoctor, whatever the way."""
+    for proc in list(_live):
+        if proc.poll() is None:
+            end_tree(proc.pid)
+        with contextlib.suppress(OSError, ValueError):
+            proc.communicate(timeout=1)
+        _live.discard(proc)
 
 
 def start_isolated(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> subprocess.Popen[str]:
-    """Start `argv` in a session of its own, capturing text output; OSError when it cannot start. `env` is added to
-    this process's environment."""
-    return subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    """Start `argv` in a session of its own (so Ctrl-C in the terminal reaches envdoctor alone, which ends it),
+    asking on Linux to be sent SIGTERM if envdoctor dies first. Output is captured as text; OSError when it cannot
+    start. `env` is added to this process's environment."""
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             text=True, errors="replace", start_new_session=True,
+                            preexec_fn=request_parent_death_signal if sys.platform.startswith("linux") else None,
                             env={**os.environ, **env} if env else None)
+    _live.add(proc)
+    return proc
 
 
 def run_isolated(argv: Sequence[str], timeout_s: float, env: Optional[Mapping[str, str]] = None) -> ChildRun:
@@ -68,23 +99,29 @@ def run_isolated(argv: Sequence[str], timeout_s: float, env: Optional[Mapping[st
 
 
 def wait_isolated(proc: subprocess.Popen[str], timeout_s: float) -> ChildRun:
-    """Wait for a child from start_isolated. At the timeout, and on Ctrl-C (which a child in its own session does
-    not receive), the child and everything it started are killed."""
+    """Wait for a child from start_isolated. At the timeout, and on a stop signal or any error while waiting,
+    the child and everything it started are ended."""
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        kill_tree(proc.pid)
+        end_tree(proc.pid)
         stdout, stderr = proc.communicate()
         return ChildRun(stdout, stderr, None, True)
     except BaseException:
-        kill_tree(proc.pid)
+        end_tree(proc.pid)
         raise
+    finally:
+        _live.discard(proc)
     return ChildRun(stdout, stderr, proc.returncode, False)
 
 
 def marked_json(stdout: str, marker: str) -> Optional[Any]:
-    """The JSON a child printed after `marker` at the start of a line, or None when it printed none."""
+    """The JSON a child printed after `marker` at the start of a line, or None when it printed none. ValueError
+    when what follows the marker is not JSON (something else wrote to the child's output mid-line)."""
     for line in stdout.splitlines():
         if line.startswith(marker):
-            return json.loads(line[len(marker):])
+            try:
+                return parse_json(line[len(marker):])
+            except ValueError as exc:
+                raise ValueError(f"the child printed its result marker, then something that is {exc}") from None
     return None

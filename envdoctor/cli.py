@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, Optional
 
 from envdoctor import __version__
+from envdoctor.children import end_all
 from envdoctor.commands import advise, bench, check, compare
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.lifetime import exit_code, stop_signals_raise
 
 COMMANDS = (check, advise, bench, compare)
 
@@ -35,22 +39,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, code: ExitCode) -> int:
+def _fail(message: str, code: int) -> int:
     print(f"envdoctor: error: {message}", file=sys.stderr)
     return int(code)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if not hasattr(args, "run"):
-            raise UsageError("a command is required, e.g. 'envdoctor check' (see 'envdoctor --help')")
-        return int(args.run(args))
-    except UsageError as exc:
-        return _fail(str(exc), ExitCode.USAGE)
-    except KeyboardInterrupt:
-        return _fail("interrupted", ExitCode.INTERRUPTED)
-    except BrokenPipeError:  # `envdoctor check | head`: the reader left, which is not an error
-        sys.stderr.close()
-        return int(ExitCode.OK)
+    with stop_signals_raise():
+        try:
+            args = parser.parse_args(argv)
+            if not hasattr(args, "run"):
+                raise UsageError("a command is required, e.g. 'envdoctor check' (see 'envdoctor --help')")
+            code = int(args.run(args))
+            sys.stdout.flush()  # a full disk or closed pipe is found here, not by the interpreter on its way out
+            return code
+        except UsageError as exc:
+            return _fail(str(exc), ExitCode.USAGE)
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
+            return _fail(f"interrupted ({exc})" if str(exc) else "interrupted", exit_code(exc))
+        except BrokenPipeError:  # `envdoctor check | head`: the reader left, which is not an error
+            _silence_stdout()
+            return int(ExitCode.OK)
+        except OSError as exc:  # writing the output failed: standard output on a full disk, a results file
+            _silence_stdout()
+            return _fail(f"cannot write the output: {exc.strerror or exc}"
+                         + (f": {exc.filename}" if exc.filename else ""), ExitCode.OUTPUT)
+        finally:
+            end_all()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush does not fail a second time."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

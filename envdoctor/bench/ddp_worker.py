@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from envdoctor.bench.spec import CellSpec
+from envdoctor.lifetime import die_with_parent
 
 MARKER = "ENVDOCTOR-DDP-JSON:"
 STARTED = "ENVDOCTOR-DDP-STARTED rank="  # on stderr as each rank starts: tells a hang from a rendezvous that never
@@ -86,6 +87,7 @@ def main(spec_json: str) -> None:
     import torch
     import torch.distributed as dist
 
+    die_with_parent()  # torchrun is the parent: if it is killed, this rank must not train on alone
     raw = json.loads(spec_json)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     sys.stderr.write(f"{STARTED}{rank}\n")
