@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from envdoctor.plain import to_plain
@@ -138,19 +134,3 @@ def bench_document(cells: Sequence[CellResult], config: dict[str, Any], fingerpr
         "cells": [{**to_plain(c), "key": c.key} for c in cells],
         "allreduce": [to_plain(s) for s in sweeps],
     }
-
-
-def write_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write `document` to `path` so that a reader never sees a half-written file, even on a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=2)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

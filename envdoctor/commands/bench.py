@@ -6,22 +6,26 @@ import argparse
 import dataclasses
 import os
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from envdoctor.bench.config import AMP_DTYPES, COMPILE_MODES, PRESETS, WORKLOADS, BenchConfig, ConfigError
 from envdoctor.bench.devices import bench_devices, select
 from envdoctor.bench.fingerprint import fingerprint, git_commit, topology
 from envdoctor.bench.plan import plan_cells, plan_document
-from envdoctor.bench.results import CellResult, SweepResult, bench_document, write_atomic
+from envdoctor.bench.results import CellResult, SweepResult, bench_document
 from envdoctor.bench.runner import BenchRun
 from envdoctor.check import CheckOptions, run_check
-from envdoctor.commands.compare import add_gate_arguments, gates_from, judge, load, report
+from envdoctor.commands import check_driver_override
+from envdoctor.commands.compare import add_gate_arguments, gates_from, judge, load, report, report_outputs
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.facts import Facts
 from envdoctor.importers import ReportError, read_check_document
 from envdoctor.knowledge import knowledge
+from envdoctor.lifetime import exit_code
+from envdoctor.outputs import Output, fallback_write, prepared
 from envdoctor.render.bench_plan import render_plan
 from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
 from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console, status
@@ -113,17 +117,32 @@ def _refuse_impossible(args: argparse.Namespace) -> None:
     if args.dry_run:
         given = [flag for flag, value in (("--output", args.output), ("--baseline", args.baseline),
                                           ("--save-baseline", args.save_baseline),
-                                          ("--export-pytest-benchmark", args.export_pytest_benchmark)) if value]
+                                          ("--export-pytest-benchmark", args.export_pytest_benchmark),
+                                          ("--markdown", args.markdown), ("--plot", args.plot)) if value]
         if given:
             raise UsageError(f"--dry-run runs nothing, so {', '.join(given)} would have nothing to write or compare")
+    if args.baseline is None and (args.markdown or args.plot):
+        raise UsageError("--markdown and --plot report a comparison, so they need --baseline")
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, Optional[Path]]]:
+    return [("--output", args.output), ("--save-baseline", args.save_baseline),
+            ("--export-pytest-benchmark", args.export_pytest_benchmark), *report_outputs(args)]
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     _refuse_impossible(args)
+    check_driver_override()
     baseline = load(args.baseline) if args.baseline else None  # an unusable baseline fails before any work
     if baseline is not None:
         gates_from(args)
+    with prepared(_outputs(args)) as outputs:  # so does an output that cannot be written
+        return _run(args, config, baseline, outputs)
+
+
+def _run(args: argparse.Namespace, config: BenchConfig, baseline: Optional[BenchResults],
+         outputs: Mapping[str, Output]) -> int:
     facts = _facts(args)
     where = f"the machine in {args.from_file}" if args.from_file else "this machine"
     if facts.torch.status != "ok":
@@ -147,37 +166,72 @@ def run(args: argparse.Namespace) -> int:
     config_plain = {**dataclasses.asdict(config), "devices": [d.name for d in devices],
                     "presets": {d.name: config.preset_for(d.kind) for d in devices},
                     "batches": {p.key: p.batch for p in plans}}
+    results = ResultsFiles(outputs)
 
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
         return bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)
 
-    def save(cells: list[CellResult]) -> None:
-        if args.output is not None:
-            write_atomic(args.output, document(False, False))
-
-    interrupted = False
+    stop: Optional[KeyboardInterrupt] = None
     with bench_progress(bench.total) as advance:
         try:
-            bench.run(on_start=lambda i, n, label: advance(i, label), on_cell=save)
-        except KeyboardInterrupt:
-            interrupted = True
-    final = document(not interrupted, interrupted)
-    if args.output is not None:
-        write_atomic(args.output, final)
-    _report(args, bench.cells, bench.sweeps, final, interrupted)
-    if interrupted:
-        return ExitCode.INTERRUPTED
-    if args.save_baseline is not None:
-        write_atomic(args.save_baseline, final)
-    if args.export_pytest_benchmark is not None:
-        write_atomic(args.export_pytest_benchmark, export(bench.cells, machine, created))
-    if baseline is None:
-        return ExitCode.OK
-    return _gate(args, bench, baseline, BenchResults("this run", machine, config_plain, tuple(bench.cells)),
-                 document)
+            bench.run(on_start=lambda i, n, label: advance(i, label),
+                      on_cell=lambda cells: results.save("--output", dumps(document(False, False))))
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: keep what finished
+            stop = exc
+    final = document(stop is None, stop is not None)
+    results.save("--output", dumps(final))
+    _report(args, bench.cells, bench.sweeps, final, stop is not None)
+    code = int(ExitCode.OK)
+    if stop is None:
+        results.save("--save-baseline", dumps(final))
+        results.save("--export-pytest-benchmark", dumps(export(bench.cells, machine, created)))
+        if baseline is not None:
+            code = _gate(args, bench, baseline, BenchResults("this run", machine, config_plain, tuple(bench.cells)),
+                         results, outputs, document)
+    unsaved = results.rescue()
+    if stop is not None:
+        return exit_code(stop)
+    return int(ExitCode.OUTPUT) if unsaved and code == ExitCode.OK else code
+
+
+class ResultsFiles:
+    """The run's results files. A write that fails (a full disk, a vanished directory) never stops the run: the
+    newest document is kept, the write is tried again with the next one, and `rescue` saves whatever is still
+    unwritten at the end to a fallback file."""
+
+    def __init__(self, outputs: Mapping[str, Output]) -> None:
+        self.outputs = outputs
+        self.unwritten: dict[str, tuple[str, str]] = {}  # flag -> (the document, why it could not be written)
+
+    def save(self, flag: str, text: str) -> None:
+        output = self.outputs.get(flag)
+        if output is None:
+            return
+        try:
+            output.write(text)
+        except OSError as exc:
+            if flag not in self.unwritten:
+                print(f"envdoctor: warning: cannot write {flag} {output.path}: {exc.strerror or exc}; the run goes "
+                      "on and its results are kept", file=sys.stderr)
+            self.unwritten[flag] = (text, exc.strerror or str(exc))
+        else:
+            self.unwritten.pop(flag, None)
+
+    def rescue(self) -> bool:
+        """Save every still-unwritten document to a fallback file and say where; True if there was any."""
+        for flag, (text, why) in self.unwritten.items():
+            try:
+                where = f"saved to {fallback_write(text, flag.lstrip('-'))} instead"
+            except OSError as exc:
+                where = f"not saved anywhere ({exc.strerror}), so they are printed above"
+                print(text, file=sys.stderr)
+            print(f"envdoctor: error: {flag} {self.outputs[flag].path} could not be written ({why}); the results "
+                  f"were {where}", file=sys.stderr)
+        return bool(self.unwritten)
 
 
 def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults, current: BenchResults,
+          results: ResultsFiles, outputs: Mapping[str, Output],
           document: Callable[[bool, bool], dict[str, Any]]) -> int:
     """Compare with the baseline; when a gate trips, run the tripped cells once more, then judge again."""
     comparison = judge(baseline, current, args)
@@ -186,11 +240,10 @@ def _gate(args: argparse.Namespace, bench: BenchRun, baseline: BenchResults, cur
         print(f"envdoctor: {len(tripped)} cell(s) tripped a gate; running them once more before the verdict",
               file=sys.stderr)
         bench.run_again(tripped)
-        if args.output is not None:
-            write_atomic(args.output, document(True, False))
+        results.save("--output", dumps(document(True, False)))
         comparison = judge(baseline, current, args)
     # With --json, standard output holds the results document alone; `compare --json` gives the comparison's.
-    return report(comparison, args, args.baseline, str(args.output or "this run"), show=not args.json)
+    return report(comparison, args, args.baseline, str(args.output or "this run"), outputs, show=not args.json)
 
 
 def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[SweepResult], document: dict[str, Any],

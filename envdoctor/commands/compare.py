@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.outputs import SUMMARY, Output, prepared, write_or_warn
 from envdoctor.plain import to_plain
 from envdoctor.render.comparison import comparison_markdown, render_comparison
 from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console
@@ -29,8 +30,24 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
                              "the differences as the change under test")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary here "
                         "(it is also appended to $GITHUB_STEP_SUMMARY when that is set)")
-    parser.add_argument("--plot", type=Path, metavar="FILE", help="draw baseline against current (.png or .svg; "
-                        "needs the plot extra)")
+    parser.add_argument("--plot", type=plot_path, metavar="FILE", help="draw baseline against current (.png or "
+                        ".svg; needs the plot extra)")
+
+
+def plot_path(text: str) -> Path:
+    """argparse type for --plot: the suffix says the image format."""
+    path = Path(text)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the chart is drawn as .png or .svg, so the name must end so")
+    return path
+
+
+PLOT_FORMATS = (".png", ".svg")
+
+
+def report_outputs(args: argparse.Namespace) -> list[tuple[str, Optional[Path]]]:
+    """The files a comparison's report writes, for outputs.prepared."""
+    return [("--markdown", args.markdown), ("--plot", args.plot)]
 
 
 def add_parser(sub: Any) -> None:
@@ -61,8 +78,10 @@ def judge(baseline: BenchResults, current: BenchResults, args: argparse.Namespac
         raise UsageError(str(exc)) from None
 
 
-def report(comparison: Comparison, args: argparse.Namespace, baseline: str, current: str, show: bool = True) -> int:
-    """Print (unless not `show`), write the Markdown and the chart, and pick the exit code."""
+def report(comparison: Comparison, args: argparse.Namespace, baseline: str, current: str,
+           outputs: Mapping[str, Output], show: bool = True) -> int:
+    """Print (unless not `show`), write the Markdown and the chart, and pick the exit code: 4 on a regression,
+    else 3 when a file could not be written."""
     if show and args.json:
         sys.stdout.write(dumps({"schema": "envdoctor.compare", "schema_version": 1, "baseline": baseline,
                                 "current": current, "regression": bool(comparison.regressions),
@@ -70,18 +89,19 @@ def report(comparison: Comparison, args: argparse.Namespace, baseline: str, curr
     elif show:
         render_comparison(make_console(pipe_width=WIDE_PIPE_WIDTH), comparison)
     markdown = comparison_markdown(comparison, baseline, current)
-    if args.markdown is not None:
-        args.markdown.write_text(markdown, encoding="utf-8")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
-    if args.plot is not None:
+    written = write_or_warn(outputs.get("--markdown"), markdown)
+    written = write_or_warn(outputs.get(SUMMARY), markdown + "\n") and written
+    chart = outputs.get("--plot")
+    if chart is not None:
         try:
-            plot_comparison(comparison, args.plot)
+            image = plot_comparison(comparison, chart.path.suffix.lower().lstrip("."))
         except PlotUnavailable as exc:
             print(f"envdoctor: hint: {exc}", file=sys.stderr)
-    return ExitCode.REGRESSION if comparison.regressions else ExitCode.OK
+        else:
+            written = write_or_warn(chart, image) and written
+    if comparison.regressions:
+        return ExitCode.REGRESSION
+    return ExitCode.OK if written else ExitCode.OUTPUT
 
 
 def load(path: str) -> BenchResults:
@@ -93,5 +113,6 @@ def load(path: str) -> BenchResults:
 
 def run(args: argparse.Namespace) -> int:
     gates_from(args)  # a bad gate is reported before any file is read
-    comparison = judge(load(args.baseline), load(args.current), args)
-    return report(comparison, args, args.baseline, args.current)
+    with prepared(report_outputs(args)) as outputs:
+        comparison = judge(load(args.baseline), load(args.current), args)
+        return report(comparison, args, args.baseline, args.current, outputs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 from envdoctor.results.compare import Comparison
 
@@ -11,7 +11,8 @@ class PlotUnavailable(RuntimeError):
     """matplotlib is not installed; the message is the one-line hint."""
 
 
-def plot_comparison(comparison: Comparison, path: Path) -> None:
+def plot_comparison(comparison: Comparison, image_format: str) -> bytes:
+    """The chart as a PNG or SVG file's bytes (`image_format` "png" or "svg")."""
     try:
         import matplotlib
 
@@ -43,5 +44,7 @@ def plot_comparison(comparison: Comparison, path: Path) -> None:
     axis.invert_yaxis()
     axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format)
     plt.close(figure)
+    return buffer.getvalue()

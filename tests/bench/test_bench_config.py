@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from envdoctor.bench.config import BenchConfig, ConfigError
 from envdoctor.bench.devices import bench_devices, select
 from envdoctor.bench.plan import CellPlan, plan_cells
-from envdoctor.bench.results import CellResult, StepStats, quantile, write_atomic
+from envdoctor.bench.results import CellResult, StepStats, quantile
 from envdoctor.bench.runner import BenchRun
 from envdoctor.cli import main
 from envdoctor.facts import TorchDevice
@@ -152,10 +150,3 @@ def test_peak_table_prefers_the_most_specific_name() -> None:
     pcie = kb.peak_flops("NVIDIA H100 PCIe", "bfloat16")
     sxm = kb.peak_flops("NVIDIA H100 80GB HBM3", "bfloat16")
     assert pcie is not None and sxm is not None and (pcie.tflops, sxm.tflops) == (756, 989)
-
-
-def test_write_atomic_leaves_no_partial_file(tmp_path: Path) -> None:
-    target = tmp_path / "out" / "results.json"
-    write_atomic(target, {"a": 1})
-    assert json.loads(target.read_text()) == {"a": 1}
-    assert [p.name for p in target.parent.iterdir()] == ["results.json"]
