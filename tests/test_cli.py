@@ -43,7 +43,7 @@ def test_check_help_documents_exit_codes_and_the_override() -> None:
         (["nonsense"], "invalid choice: 'nonsense'"),
         ([], "a command is required"),
         (["check", "--timeout", "soon"], "not a number of seconds"),
-        (["check", "--timeout", "0"], "must be more than 0 seconds"),
+        (["check", "--timeout", "0"], "must be above 0 and at most 86400 seconds"),
         (["check", "--torch", "9.9"], "--torch 9.9: not a torch release in the knowledge base"),
         (["check", "--deep", "--no-import"], "--deep runs torch"),
     ],

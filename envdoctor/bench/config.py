@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from envdoctor.children import MAX_TIMEOUT_S
+
 WORKLOADS = ("mlp", "cnn", "transformer")
 PRESETS = ("tiny", "small", "reference")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -32,6 +34,9 @@ PRESET_SIZES: dict[str, dict[str, dict[str, int]]] = {
 
 class ConfigError(ValueError):
     """An impossible configuration; the message is one line for the user."""
+
+
+MAX_MIN_TIME_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,12 @@ class BenchConfig:
             raise ConfigError("--compile-mode needs --compile")
         if self.repeat < 1 or self.warmup_steps < 1 or self.min_steps < 2:
             raise ConfigError("--repeat must be at least 1, warm-up at least 1 step and at least 2 timed steps")
-        if self.min_time_s < 0 or self.timeout_s <= 0:
-            raise ConfigError("--min-time must be 0 or more and --timeout more than 0")
+        if not 0 <= self.min_time_s <= MAX_MIN_TIME_S:  # written so that NaN fails too
+            raise ConfigError(f"--min-time must be a number of seconds from 0 to {MAX_MIN_TIME_S:g}, "
+                              f"not {self.min_time_s:g}")
+        if not 0 < self.timeout_s <= MAX_TIMEOUT_S:
+            raise ConfigError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} (a day), "
+                              f"not {self.timeout_s:g}")
         if not self.ddp and (self.nproc != 2 or self.nnodes != 1 or self.rdzv_endpoint or self.node_rank):
             raise ConfigError("--nproc, --nnodes, --node-rank and --rdzv-endpoint need --ddp")
         if self.nproc < 1 or self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:

@@ -65,8 +65,11 @@ def run_torchrun(spec: dict[str, Any], launch: Launch, timeout_s: float) -> dict
                                                    "completed (are the other nodes up, and is the endpoint right?)"}
         return {"status": "timeout", "reason": f"the ranks did not finish within {timeout_s:g} s (ranks "
                                                f"{', '.join(map(str, started))} started): a hung rank?"}
-    result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
-    if result is not None:
+    try:
+        result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
+    except ValueError as exc:
+        return {"status": "error", "reason": str(exc)}
+    if isinstance(result, dict):
         return result
     if launch.node_rank > 0 and run.returncode == 0:
         return {"status": "ok", "reason": "results are reported on node 0", "ranks": []}

@@ -36,8 +36,11 @@ def run_child(spec: CellSpec, timeout_s: float) -> dict[str, Any]:
     run = run_isolated([sys.executable, "-m", "envdoctor.bench.cell", spec.to_json()], timeout_s)
     if run.timed_out:
         return {"status": "timeout", "reason": f"did not finish within {timeout_s:g} s"}
-    result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
-    if result is not None:
+    try:
+        result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
+    except ValueError as exc:
+        return {"status": "error", "reason": str(exc)}
+    if isinstance(result, dict):
         return result
     killed_by = signal_name(run.returncode)
     tail = last_line(run.stderr)

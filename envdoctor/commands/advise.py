@@ -51,7 +51,11 @@ def parse_gpu(value: str, kb: Knowledge) -> tuple[str, Capability]:
     """A GPU given by compute capability ("8.6") or by model name, as (name, capability)."""
     match = re.fullmatch(r"(\d{1,2})\.(\d)", value.strip())
     if match:
-        return f"compute capability {value}", (int(match.group(1)), int(match.group(2)))
+        capability = (int(match.group(1)), int(match.group(2)))
+        error = kb.capability_error(capability)
+        if error is not None:
+            raise UsageError(f"--gpu {value!r}: {error}")
+        return f"compute capability {value}", capability
     model = kb.gpu_capability(value)
     if model is None:
         raise UsageError(f"--gpu {value!r}: neither a compute capability like 8.6 nor a GPU model the knowledge "

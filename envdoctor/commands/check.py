@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import sys
 from dataclasses import replace
 from typing import Any
 
 from envdoctor.check import CheckOptions, run_check
-from envdoctor.commands import require_release
+from envdoctor.children import MAX_TIMEOUT_S
+from envdoctor.commands import check_driver_override, require_release
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
@@ -30,8 +29,8 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    if not 0 < value <= MAX_TIMEOUT_S:  # written so that NaN fails too
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_TIMEOUT_S:g} seconds (a day): {text!r}")
     return value
 
 
@@ -63,9 +62,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    override = os.environ.get(DRIVER_OVERRIDE_VAR, "").strip()
-    if override and not re.fullmatch(r"\d+(\.\d+){0,2}", override):
-        raise UsageError(f"{DRIVER_OVERRIDE_VAR}={override!r} is not a driver version like 550.54.14")
+    check_driver_override()
     kb = knowledge()
     require_release(kb, args.torch)
     if args.deep and (args.no_import or args.from_file):

@@ -34,8 +34,10 @@ class Context:
             return Advice(None, (f"torch {series} is not in the knowledge base",))
 
     def fix_command(self, series: Optional[str] = None) -> Optional[str]:
-        """The pip command for `series` (the installed patch, when given) rebuilt in the variant that fits."""
-        plan = self.plan_for(series).plan
+        """The pip command for `series` (the installed patch, when given) rebuilt in the variant that fits; the
+        newest release that fits when `series` has no plan (a version the knowledge base does not know, one that
+        does not parse, one no variant of fits)."""
+        plan = self.plan_for(series).plan or (self.plan_for(None).plan if series is not None else None)
         return plan.pip_command if plan else None
 
 

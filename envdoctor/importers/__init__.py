@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import codecs
 import sys
+from typing import Optional
 
 from envdoctor.facts import Facts
 from envdoctor.importers.check_json import facts_from_document
 from envdoctor.importers.collect_env import facts_from_report
+from envdoctor.plain import parse_json
 
 MAX_BYTES = 4 * 1024 * 1024  # a report is a few kilobytes; anything this big is something else
 
@@ -26,29 +28,54 @@ def _read(path: str) -> bytes:
         raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+# Byte-order marks, longest first (UTF-32 LE's begins with UTF-16 LE's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decode(data: bytes) -> Optional[str]:
+    """A report's text, whatever saved it: UTF-8 with or without a BOM; UTF-16 or UTF-32 with a BOM; UTF-16
+    without one, known by its NUL bytes (PowerShell's `>` writes UTF-16); Latin-1 as a last resort. None for
+    anything else with NUL bytes in it (a binary file)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                return None
+    sample = data[:4096]
+    even_nuls, odd_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    for codec, nuls, others in (("utf-16-le", odd_nuls, even_nuls), ("utf-16-be", even_nuls, odd_nuls)):
+        if len(data) % 2 == 0 and others == 0 and nuls > len(sample) // 4:  # ASCII text: every other byte NUL
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                return None
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def _text(path: str) -> tuple[str, str]:
     """The file's text and the name to call it by; ReportError for an empty, binary or oversized file."""
     data = _read(path)
     name = "standard input" if path == "-" else path
     if len(data) > MAX_BYTES:
         raise ReportError(f"{name} is larger than {MAX_BYTES // 1024**2} MiB: not a collect_env report")
-    if not data.strip():
-        raise ReportError(f"{name} is empty")
-    if b"\0" in data:
+    text = decode(data)
+    if text is None:
         raise ReportError(f"{name} is a binary file, not a collect_env report or envdoctor JSON")
-    try:
-        return data.decode("utf-8-sig"), name
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), name
+    if not text.strip():
+        raise ReportError(f"{name} is empty")
+    return text, name
 
 
 def _document(text: str, name: str, path: str) -> Facts:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    try:
-        return facts_from_document(document, path)
+        return facts_from_document(parse_json(text), path)
     except ValueError as exc:
         raise ReportError(f"{name}: {exc}") from None
 

@@ -212,6 +212,16 @@ class Knowledge:
                         return row
         return None
 
+    def capability_error(self, capability: Capability) -> Optional[str]:
+        """Why a compute capability is outside what the tables know (from their oldest GPU to any minor of their
+        newest architecture); None when it is inside."""
+        known = sorted(model.capability for model in self.gpus)
+        oldest, newest = known[0], known[-1]
+        if oldest <= capability <= (newest[0], 9):
+            return None
+        return (f"compute capability {capability[0]}.{capability[1]} is outside the range the knowledge base "
+                f"(as of {self.valid_as_of}) knows, {oldest[0]}.{oldest[1]} to {newest[0]}.x")
+
     def gpu_capability(self, name: str) -> Optional[GpuModel]:
         """The GPU model a reported name ("NVIDIA GeForce GTX 1080 Ti") is, by its longest matching key."""
         return _longest_match(" ".join(name.lower().split()), ((model.match, model) for model in self.gpus))

@@ -30,9 +30,12 @@ def check_device(device: str, timeout_s: float = DEFAULT_TIMEOUT_S, python: str 
     run = run_isolated([python, "-c", CHILD_SOURCE.read_text(encoding="utf-8"), device], timeout_s)
     if run.timed_out:
         return [DeepResult(device, "all checks", False, None, f"did not finish within {timeout_s:g} s")]
-    rows = marked_json(run.stdout, MARKER)
-    if rows is not None:
-        return [DeepResult(**row) for row in rows]
+    try:
+        rows = marked_json(run.stdout, MARKER)
+        if rows is not None:
+            return [DeepResult(**row) for row in rows]
+    except (ValueError, TypeError) as exc:  # TypeError: rows that are not DeepResult's fields
+        return [DeepResult(device, "all checks", False, None, f"unreadable result: {exc}")]
     signal = signal_name(run.returncode)
     why = f"killed by {signal}: {run.tail(2000)}" if signal else run.tail(2000)
     return [DeepResult(device, "all checks", False, None, why)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 from dataclasses import replace
 from types import ModuleType
 from typing import Any, Callable, Optional
@@ -25,6 +26,15 @@ from envdoctor.parse.pci import normalise_pci_bus_id
 from envdoctor.probe.host import Host
 
 DRIVER_OVERRIDE_VAR = "ENVDOCTOR_CUDA_DRIVER_VERSION"
+DRIVER_VERSION = re.compile(r"\d{2,4}(\.\d{1,3}){0,2}")  # 550, 550.54, 550.54.14
+
+
+def driver_override_error(value: str) -> Optional[str]:
+    """Why an ENVDOCTOR_CUDA_DRIVER_VERSION value is not a driver version; None when it is one (or is empty)."""
+    value = value.strip()
+    if not value or DRIVER_VERSION.fullmatch(value):
+        return None
+    return f"{DRIVER_OVERRIDE_VAR}={value!r} is not a driver version like 550.54.14"
 
 # nvidia-smi outside PATH: WSL 2 mounts the Windows driver's tools here; Windows has two install layouts.
 SMI_EXTRA_DIRS = {

@@ -73,7 +73,10 @@ class TorchChild:
             return TorchRuntime(status="timeout",
                                 error=f"importing torch did not finish within {self.timeout_s:g} s")
         if run.returncode == 0:
-            runtime = parse_child_output(run.stdout, time.perf_counter() - self._start)
+            try:
+                runtime = parse_child_output(run.stdout, time.perf_counter() - self._start)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # of the wrong shape
+                return TorchRuntime(status="import_failed", error=f"the torch probe's result is unreadable: {exc}")
             if runtime is not None:
                 return runtime
         killed_by = signal_name(run.returncode)

@@ -43,8 +43,8 @@ def parse_gate(text: str) -> Gate:
         raise ValueError(f"--gate {text!r}: expected METRIC:PERCENT with METRIC one of {', '.join(METRICS)}, "
                          "e.g. samples_per_s:5%")
     threshold = float(match.group(2)) / 100
-    if not 0 < threshold < 10:
-        raise ValueError(f"--gate {text!r}: the threshold must be above 0%")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"--gate {text!r}: the threshold must be above 0% and at most 100%")
     return Gate(match.group(1), threshold, METRICS[match.group(1)])
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.bench.results import BENCH_SCHEMA, BENCH_SCHEMA_VERSION, CellResult, StepStats
+from envdoctor.bench.results import BENCH_SCHEMA, BENCH_SCHEMA_VERSION, CellResult
+from envdoctor.plain import from_plain, parse_json
 
 
 class ResultsError(ValueError):
@@ -25,20 +25,34 @@ class BenchResults:
         return {c.key: c for c in self.cells}
 
 
-_CELL_FIELDS = {f.name for f in fields(CellResult)}
+STATUSES = ("ok", "oom", "compile_error", "error", "timeout", "crashed", "skipped")
+
+
+def _check_cell(cell: CellResult) -> None:
+    """What the types alone do not say: the statistics need positive step times, split into rounds that add up."""
+    if cell.status not in STATUSES:
+        raise ValueError(f"status {cell.status!r} is not one of {', '.join(STATUSES)}")
+    if cell.batch_size < 1:
+        raise ValueError(f"batch_size {cell.batch_size} is below 1")
+    if any(t <= 0 for t in cell.step_times_s) or any(t <= 0 for t in cell.round_medians_s):
+        raise ValueError("a step time is 0 or negative")
+    if any(n < 1 for n in cell.round_step_counts) or (
+            cell.round_step_counts and sum(cell.round_step_counts) != len(cell.step_times_s)):
+        raise ValueError(f"round_step_counts {cell.round_step_counts} do not split the "
+                         f"{len(cell.step_times_s)} step times into rounds")
+    for name in ("samples_per_s", "window_samples_per_s", "tokens_per_s", "peak_allocated_bytes",
+                 "peak_reserved_bytes", "peak_rss_bytes", "compile_s", "flops_per_step", "achieved_tflops",
+                 "peak_tflops", "mfu", "speedup_vs_eager", "memory_ratio_vs_eager", "global_samples_per_s"):
+        value = getattr(cell, name)
+        if value is not None and value < 0:
+            raise ValueError(f"{name} {value} is negative")
 
 
 def _cell(data: Any, index: int) -> CellResult:
-    if not isinstance(data, dict):
-        raise ResultsError(f"cells[{index}] is not an object")
-    known = {k: v for k, v in data.items() if k in _CELL_FIELDS}
     try:
-        cell = CellResult(**known)
-        if not isinstance(cell.step_times_s, list) or not all(isinstance(t, (int, float)) for t in cell.step_times_s):
-            raise TypeError("step_times_s is not a list of numbers")
-        if cell.stats is not None:
-            cell.stats = StepStats(**cell.stats)  # type: ignore[arg-type]
-    except TypeError as exc:
+        cell: CellResult = from_plain(CellResult, data, f"cells[{index}]")
+        _check_cell(cell)
+    except ValueError as exc:
         raise ResultsError(f"cells[{index}] is not a bench cell: {exc}") from None
     return cell
 
@@ -53,9 +67,9 @@ def load_results(path: str) -> BenchResults:
     if not text.strip():
         raise ResultsError(f"{path} is empty")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        document = parse_json(text)
+    except ValueError as exc:
+        raise ResultsError(f"{path}: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != BENCH_SCHEMA:
         raise ResultsError(f"{path} is not an envdoctor bench results document (no \"schema\": \"{BENCH_SCHEMA}\")")
     if document.get("schema_version") != BENCH_SCHEMA_VERSION:
@@ -64,5 +78,10 @@ def load_results(path: str) -> BenchResults:
     cells = document.get("cells")
     if not isinstance(cells, list):
         raise ResultsError(f"{path} has no list of cells")
+    for name in ("fingerprint", "config"):
+        if not isinstance(document.get(name, {}), dict):
+            raise ResultsError(f"{path}: {name} should be an object, not {type(document[name]).__name__}")
+    if not isinstance(document.get("config", {}).get("presets", {}), (dict, type(None))):
+        raise ResultsError(f"{path}: config.presets should be an object")
     return BenchResults(path, dict(document.get("fingerprint") or {}), dict(document.get("config") or {}),
                         tuple(_cell(c, i) for i, c in enumerate(cells)))

@@ -124,7 +124,7 @@ def test_a_gpu_change_is_refused_and_allowed_with_the_flag(tmp_path: Path, capsy
     ("content", "message"),
     [
         ("", "is empty"),
-        ("{not json", "is not valid JSON"),
+        ("{not json", "not valid JSON"),
         ('{"schema": "envdoctor.check", "schema_version": 1}', "not an envdoctor bench results document"),
         ('[1, 2, 3]', "not an envdoctor bench results document"),
         ('{"schema": "envdoctor.bench", "schema_version": 7, "cells": []}', "schema version 7"),
