@@ -13,7 +13,7 @@ from envdoctor import __version__
 from envdoctor.children import end_all
 from envdoctor.commands import advise, bench, check, compare
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
-from envdoctor.lifetime import exit_code, stop_signals_raise
+from envdoctor.lifetime import describe, exit_code, stop_signals_raise
 
 COMMANDS = (check, advise, bench, compare)
 
@@ -57,7 +57,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except UsageError as exc:
             return _fail(str(exc), ExitCode.USAGE)
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
-            return _fail(f"interrupted ({exc})" if str(exc) else "interrupted", exit_code(exc))
+            return _fail(describe(exc), exit_code(exc))
         except BrokenPipeError:  # `envdoctor check | head`: the reader left, which is not an error
             _silence_stdout()
             return int(ExitCode.OK)

@@ -39,6 +39,11 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
     return interrupt.exit_code if isinstance(interrupt, Stopped) else 128 + signal.SIGINT
 
 
+def describe(interrupt: KeyboardInterrupt) -> str:
+    """"interrupted (SIGTERM)"; plain "interrupted" for a KeyboardInterrupt raised by other means."""
+    return f"interrupted ({interrupt})" if str(interrupt) else "interrupted"
+
+
 @contextlib.contextmanager
 def stop_signals_raise() -> Iterator[None]:
     """While inside, the first stop signal raises Stopped in the main thread; later ones are ignored, so that the

@@ -24,7 +24,7 @@ from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.facts import Facts
 from envdoctor.importers import ReportError, read_check_document
 from envdoctor.knowledge import knowledge
-from envdoctor.lifetime import exit_code
+from envdoctor.lifetime import describe, exit_code
 from envdoctor.outputs import Output, fallback_write, prepared
 from envdoctor.render.bench_plan import render_plan
 from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
@@ -190,6 +190,9 @@ def _run(args: argparse.Namespace, config: BenchConfig, baseline: Optional[Bench
                          results, outputs, document)
     unsaved = results.rescue()
     if stop is not None:
+        done = sum(c.status == "ok" for c in bench.cells)
+        print(f"envdoctor: {describe(stop)}: {done} finished cell(s) kept"
+              + (f" in {args.output}" if args.output and not unsaved else ""), file=sys.stderr)
         return exit_code(stop)
     return int(ExitCode.OUTPUT) if unsaved and code == ExitCode.OK else code
 

@@ -38,10 +38,10 @@ def variant_cuda(variant: Optional[str]) -> Optional[str]:
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
-def cuda_variant(cuda: str) -> str:
-    """"12.1" → "cu121"."""
-    major, minor = cuda.split(".")[:2]
-    return f"cu{major}{minor}"
+def cuda_variant(cuda: str) -> Optional[str]:
+    """"12.1" → "cu121"; None for what is not a CUDA version (a report cut short, a hand-edited document)."""
+    match = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)*", cuda.strip())
+    return f"cu{match.group(1)}{match.group(2)}" if match else None
 
 
 def local_tag(version: str) -> Optional[str]:
@@ -69,7 +69,8 @@ def installed_torch(facts: Facts, kb: Knowledge, machine: Machine) -> Optional[T
     if runtime.status == "ok" and runtime.version:
         variant: Optional[str]
         if runtime.cuda:
-            variant, source = cuda_variant(runtime.cuda), "torch.version.cuda"
+            variant = cuda_variant(runtime.cuda)
+            source = "torch.version.cuda" if variant else f"torch.version.cuda {runtime.cuda!r} is not a CUDA version"
         elif runtime.hip:
             variant, source = f"rocm{'.'.join(runtime.hip.split('.')[:2])}", "torch.version.hip"
         else:
