@@ -169,8 +169,12 @@ def prepared(wanted: Sequence[tuple[str, Optional[Path]]]) -> Iterator[dict[str,
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     try:
         for flag, path in wanted:
-            if path is not None:
-                outputs[flag] = prepare(flag, path)
+            if path is None:
+                continue
+            same = [other for other in outputs.values() if other.target == Path(os.path.realpath(path))]
+            if same:
+                raise OutputError(f"{same[0].flag} and {flag} name the same file, {path}")
+            outputs[flag] = prepare(flag, path)
         if summary:
             outputs[SUMMARY] = prepare(SUMMARY, summary, append=True)
         yield outputs

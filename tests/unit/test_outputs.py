@@ -130,3 +130,9 @@ def test_compare_writes_its_markdown_through_a_symlink(tmp_path: Path) -> None:
     link.symlink_to(real)
     assert main(["compare", str(RESULTS), str(RESULTS), "--markdown", str(link)]) == 0
     assert link.is_symlink() and real.read_text().startswith("## envdoctor: no regression")
+
+
+def test_two_flags_naming_one_file_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "results.json")
+    assert main(["bench", "--device", "cpu", "--output", path, "--save-baseline", path]) == 2
+    assert capsys.readouterr().err == f"envdoctor: error: --output and --save-baseline name the same file, {path}\n"
