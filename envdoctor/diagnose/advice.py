@@ -20,6 +20,10 @@ INDEX = "https://download.pytorch.org/whl"
 # - 1.0 and 1.1: a page per variant, `-f https://download.pytorch.org/whl/cu100/torch_stable.html`, untagged;
 # - torchaudio was published untagged before 2.0.
 INDEX_SINCE = Version("1.11")
+# Jetson's torch is NVIDIA's own build for JetPack (local tags like "+nv23.05"), listed per JetPack release at
+# https://forums.developer.nvidia.com/t/pytorch-for-jetson/72048 (read 2026-12-04); PyPI's aarch64 wheels are
+# server (SBSA) builds that do not run on a Jetson's integrated GPU.
+JETSON_WHEELS = "https://forums.developer.nvidia.com/t/pytorch-for-jetson/72048"
 FLAT_PAGE_SINCE = Version("1.2")
 TAGGED_TORCHAUDIO_SINCE = Version("2.0")
 
@@ -79,6 +83,7 @@ class InstallPlan:
 class Advice:
     plan: Optional[InstallPlan]
     passed_over: tuple[str, ...]  # releases and variants considered and why each did not fit
+    not_planned: Optional[str] = None  # why no release was considered at all (a Jetson, an unknown driver)
 
 
 def _release_fits(release: Release, machine: Machine, kb: Knowledge) -> Optional[str]:
@@ -164,6 +169,14 @@ def plan_install(machine: Machine, kb: Knowledge, series: Optional[str] = None) 
     When no CUDA variant fits an NVIDIA machine, the plan falls back to the CPU wheel of the newest release
     that has wheels for the platform and Python, and says why.
     """
+    if machine.jetson:
+        return Advice(None, (), f"a Jetson: its torch is NVIDIA's JetPack build for the JetPack the board runs, "
+                                f"listed at {JETSON_WHEELS}; PyPI's and download.pytorch.org's aarch64 wheels do not "
+                                "use its GPU")
+    if machine.driver is None and (machine.driver_unknown or machine.has_nvidia) and machine.os != "macos":
+        why = machine.driver_unknown or "the NVIDIA driver's version is not known"
+        return Advice(None, (), f"{why}: no CUDA variant can be chosen, and a CPU wheel would give up a GPU this "
+                                "machine may have (run `envdoctor check` on the machine itself)")
     if series is not None:
         release = kb.release(series)
         if release is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -27,6 +28,10 @@ class Machine:
     rocm: bool = False
     glibc: Optional[str] = None
     macos_version: Optional[str] = None
+    driver_unknown: Optional[str] = None  # why nobody can tell whether there is an NVIDIA driver
+    cuda_works: bool = False  # a CUDA build of torch said CUDA is available: a GPU and a working driver
+    jetson: bool = False  # an NVIDIA Jetson (tegra kernel, or torch's "nv" builds on aarch64)
+    rosetta: bool = False  # an x86_64 interpreter translated by Rosetta 2 on Apple silicon
 
     @property
     def platform(self) -> str:
@@ -41,7 +46,8 @@ class Machine:
 
     @property
     def has_nvidia(self) -> bool:
-        return self.driver is not None or bool(self.gpu_names)
+        """Known to have an NVIDIA GPU or driver. False is "none found" only when `driver_unknown` is None."""
+        return self.driver is not None or bool(self.gpu_names) or self.cuda_works
 
     @property
     def driver_os(self) -> str:
@@ -67,12 +73,25 @@ def gpu_capabilities(facts: Facts, kb: Knowledge) -> tuple[GpuRow, ...]:
     return tuple((d.name, d.capability, "torch") for d in facts.torch.devices)
 
 
+def is_jetson(facts: Facts) -> bool:
+    """A Jetson: Linux for Tegra's kernel ("5.10.120-tegra"), or NVIDIA's Jetson builds of torch
+    ("2.1.0a0+41361538.nv23.06") on aarch64."""
+    os_info = facts.system.os
+    if os_info.system != "Linux" or ARCH_NAMES.get(os_info.arch.lower()) not in ("aarch64", None):
+        return False
+    version = facts.torch.version or ""
+    return "tegra" in (os_info.kernel or "") or bool(re.search(r"[+.]nv\d{2}\.\d{2}", version))
+
+
 def machine_from_facts(facts: Facts, gpus: Sequence[GpuRow]) -> Machine:
     """The machine the facts describe, with its NVIDIA GPUs as gpu_capabilities found them."""
     os_info = facts.system.os
     python = ".".join(facts.system.python.version.split(".")[:2]) if facts.system.python.version else None
-    macos = facts.accelerators.apple.macos_version if facts.accelerators.apple else None
+    apple = facts.accelerators.apple
+    macos = apple.macos_version if apple else None
     arch = ARCH_NAMES.get(os_info.arch.lower(), os_info.arch.lower()) or ASSUMED_ARCH
+    rosetta = bool(apple and apple.rosetta)
+    arch = "arm64" if rosetta else arch  # advice is for the hardware: the rosetta finding says to switch Python
     return Machine(
         os=OS_NAMES.get(os_info.system, os_info.system.lower()),
         arch=arch,
@@ -83,4 +102,8 @@ def machine_from_facts(facts: Facts, gpus: Sequence[GpuRow]) -> Machine:
         rocm=facts.accelerators.rocm is not None,
         glibc=os_info.glibc,
         macos_version=macos or (os_info.version if os_info.distro_id == "macos" else None),
+        driver_unknown=facts.nvidia.presence_unknown,
+        cuda_works=facts.torch.cuda_available is True and facts.torch.hip is None and facts.torch.cuda is not None,
+        jetson=is_jetson(facts),
+        rosetta=rosetta,
     )

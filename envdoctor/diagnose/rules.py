@@ -8,7 +8,7 @@ from typing import Optional
 
 from packaging.version import Version
 
-from envdoctor.diagnose.advice import Advice, glibc_needed, plan_install
+from envdoctor.diagnose.advice import JETSON_WHEELS, Advice, InstallPlan, glibc_needed, plan_install
 from envdoctor.diagnose.archs import runs_on, sm, too_new_or_old
 from envdoctor.diagnose.build import TorchBuild, installed_torch, variant_of
 from envdoctor.diagnose.findings import Finding, Severity, worst_first
@@ -33,11 +33,17 @@ class Context:
         except KeyError:
             return Advice(None, (f"torch {series} is not in the knowledge base",))
 
+    def gpu_plan(self, series: Optional[str] = None) -> Optional[InstallPlan]:
+        """The plan for `series` (the installed patch, when given) in the variant that fits. Where that is none,
+        or only its CPU wheel on a machine with an NVIDIA GPU, the newest release that fits instead: a fix never
+        gives up the GPU while a release that uses it exists."""
+        plan = self.plan_for(series).plan
+        if series is not None and (plan is None or (plan.variant == "cpu" and self.machine.has_nvidia)):
+            plan = self.plan_for(None).plan or plan
+        return plan
+
     def fix_command(self, series: Optional[str] = None) -> Optional[str]:
-        """The pip command for `series` (the installed patch, when given) rebuilt in the variant that fits; the
-        newest release that fits when `series` has no plan (a version the knowledge base does not know, one that
-        does not parse, one no variant of fits)."""
-        plan = self.plan_for(series).plan or (self.plan_for(None).plan if series is not None else None)
+        plan = self.gpu_plan(series)
         return plan.pip_command if plan else None
 
 
@@ -102,8 +108,8 @@ def driver_missing(ctx: Context) -> list[Finding]:
 def driver_too_old(ctx: Context) -> list[Finding]:
     build, driver = ctx.build, ctx.machine.driver
     version = ctx.machine.driver_version
-    if build is None or build.cuda is None or driver is None or version is None:
-        return []
+    if build is None or build.cuda is None or driver is None or version is None or ctx.machine.jetson:
+        return []  # a Jetson's driver is L4T's, numbered apart from the desktop table
     needed = ctx.kb.minimum_driver(build.cuda, ctx.machine.driver_os)
     if needed is None or version >= needed:
         return []
@@ -120,7 +126,7 @@ def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
     assert build is not None
     if ctx.facts.torch.arch_list:
         return ctx.facts.torch.arch_list, "torch._C._cuda_getArchFlags()"
-    if build.variant:
+    if build.variant and not ctx.machine.jetson:  # NVIDIA's Jetson builds are not the tables' wheels
         row = ctx.kb.archs(build.version, build.variant, ctx.machine.platform)
         if row:
             return row.archs, (f"the knowledge base's list for {row.distribution} torch {row.torch} {build.variant} "
@@ -142,10 +148,21 @@ def gpu_arch_unsupported(ctx: Context) -> list[Finding]:
         which = too_new_or_old(archs, cap)
         evidence = (("GPU", f"{name}, compute capability {cap[0]}.{cap[1]} (from {cap_source})"),
                     ("torch", build.version), ("wheel architectures", f"{' '.join(archs)} (from {source})"))
+        plan = None if ctx.machine.jetson else ctx.plan_for(None).plan  # the newest release that fits this GPU
+        if ctx.machine.jetson:
+            fix = f"Install NVIDIA's JetPack build of torch for this board ({JETSON_WHEELS})."
+        elif plan is None:
+            fix = "No torch release in the knowledge base fits this machine."
+        elif plan.variant == "cpu":
+            fix = (f"No torch release in the knowledge base has code for {sm(cap)} that fits this machine; the CPU "
+                   "wheel runs, without the GPU:")
+        else:
+            fix = (f"Install torch {plan.torch} ({plan.variant}): the newest release with {sm(cap)} code that fits "
+                   "this machine:")
         findings.append(Finding(
             "gpu-arch-unsupported", Severity.ERROR,
             f"torch {build.version} has no code for {name} ({sm(cap)}): the GPU is {which} for this build",
-            evidence, "Install a build whose architectures cover this GPU:", ctx.fix_command(build.patch)))
+            evidence, fix, plan.pip_command if plan else None))
     return findings
 
 
@@ -162,8 +179,8 @@ def cpu_wheel_on_gpu_host(ctx: Context) -> list[Finding]:
 
 def cuda_wheel_without_gpu(ctx: Context) -> list[Finding]:
     build = ctx.build
-    if build is None or build.cuda is None or ctx.machine.has_nvidia:
-        return []
+    if build is None or build.cuda is None or ctx.machine.has_nvidia or ctx.machine.driver_unknown:
+        return []  # "no GPU" needs the report to say so, not merely to be silent
     if any(g.vendor == "nvidia" for g in ctx.facts.accelerators.pci_gpus):
         return []  # driver-missing says it better
     evidence = (("torch", f"{build.version} (CUDA {build.cuda}, from {build.variant_source})"),
@@ -234,12 +251,24 @@ def python_unsupported(ctx: Context) -> list[Finding]:
                     "Use a supported Python, or the newest torch for this Python:", ctx.fix_command(None))]
 
 
+def rosetta(ctx: Context) -> list[Finding]:
+    apple = ctx.facts.accelerators.apple
+    if apple is None or not apple.rosetta:
+        return []
+    evidence = (("interpreter", f"x86_64 Python ({ctx.facts.system.python.version or 'version unknown'})"),
+                ("hardware", ctx.facts.system.cpu.model or "Apple silicon"))
+    return [Finding("rosetta", Severity.WARNING,
+                    "Python runs as x86_64 under Rosetta 2 on Apple silicon: no MPS, and no torch after 2.2",
+                    evidence, "Install a native arm64 Python (python.org's universal2 installer, an osx-arm64 conda, "
+                              "or `uv python install`) and reinstall torch in it:", ctx.fix_command(None))]
+
+
 def os_unsupported(ctx: Context) -> list[Finding]:
     build, machine, kb = ctx.build, ctx.machine, ctx.kb
     if build is None or build.release is None:
         return []
     findings = []
-    if machine.os == "macos":
+    if machine.os == "macos" and not machine.rosetta:  # under Rosetta, the rosetta finding says it
         if machine.platform not in build.release.platforms and build.release.platforms:
             findings.append(Finding("os-unsupported", Severity.ERROR,
                                     f"torch {build.release.series} has no wheels for {machine.platform}",
@@ -382,6 +411,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     torch_missing, torch_import_failed, driver_missing, driver_too_old, gpu_arch_unsupported, cpu_wheel_on_gpu_host,
     cuda_wheel_without_gpu, companion_mismatch, python_unsupported, os_unsupported, library_shadowing,
     toolkit_mismatch, duplicate_install, pynvml_conflict, cuda_unavailable, shm_too_small, deep_check_failed,
+    rosetta,
 )
 
 
@@ -393,6 +423,12 @@ def unchecked(ctx: Context) -> tuple[str, ...]:
         notes.append(f"the machine's architecture is not known: {ctx.machine.arch} is assumed for install advice")
     notes.extend(f"gpu-arch-unsupported for {name}: its compute capability is not known"
                  for name, cap, _ in ctx.gpus if cap is None)
+    if ctx.machine.driver_unknown:
+        notes.append(f"driver-too-old, cuda-wheel-without-gpu, cpu-wheel-on-gpu-host and the install plan: whether "
+                     f"there is an NVIDIA driver, and which, is not known ({ctx.machine.driver_unknown})")
+    if ctx.machine.jetson:
+        notes.append("driver-too-old, and the wheel tables' architectures: a Jetson runs NVIDIA's own builds and "
+                     "L4T's driver")
     if facts.system.os.system == "Linux":
         if facts.system.memory.shm_total_bytes is None:
             notes.append("shm-too-small: the size of /dev/shm is not known")

@@ -33,8 +33,9 @@ class RocmInfo:
 class AppleInfo:
     """Apple silicon, where PyTorch's MPS backend can run."""
 
-    apple_silicon: bool
+    apple_silicon: bool  # the hardware, whatever the interpreter's architecture
     macos_version: Optional[str]
+    rosetta: Optional[bool] = None  # an x86_64 interpreter translated by Rosetta 2; None when unknown
 
 
 @dataclass(frozen=True)

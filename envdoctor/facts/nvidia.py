@@ -44,6 +44,9 @@ class NvidiaInfo:
     nvidia_smi: Optional[str]  # path of the nvidia-smi that was found
     attempts: tuple[str, ...]  # every detection step in order, with its outcome
     unknown: Mapping[str, str] = field(default_factory=dict)
+    # Why nobody could tell whether an NVIDIA driver is there (a report cut short, collect_env's "Could not
+    # collect"); None when the probe or the report could tell, present or absent.
+    presence_unknown: Optional[str] = None
 
     @property
     def nvlink_present(self) -> Optional[bool]:

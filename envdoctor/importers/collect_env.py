@@ -62,9 +62,13 @@ def _os(report: CollectEnvReport) -> OsInfo:
         unknown["glibc"] = NOT_REPORTED if system == "Linux" else f"not applicable on {system}"
     if not arch:
         unknown["arch"] = NOT_REPORTED
+    # "Linux-5.10.120-tegra-aarch64-with-glibc2.31": platform.platform() names the kernel release
+    kernel = re.match(r"Linux-(.+?)-(?:x86_64|aarch64)", report.value("Python platform") or "")
+    if kernel:
+        del unknown["kernel"]
     return OsInfo(system=system, arch=arch, name=name, distro_id="macos" if system == "Darwin" else None,
-                  version=version, kernel=None, glibc=glibc, wsl=None, container=None, container_evidence=None,
-                  unknown=unknown)
+                  version=version, kernel=kernel.group(1) if kernel else None, glibc=glibc, wsl=None,
+                  container=None, container_evidence=None, unknown=unknown)
 
 
 def _python(report: CollectEnvReport) -> PythonInfo:
@@ -86,6 +90,9 @@ def _cpu(report: CollectEnvReport) -> CpuInfo:
         return CpuInfo(None, None, None, None, None, None,
                        {"model": NOT_REPORTED, "isa": NOT_REPORTED, "cores": NOT_REPORTED})
     info = parse_lscpu("\n".join(lines))
+    if info.model_name is None and len(lines) == 1 and ":" not in lines[0]:  # macOS: sysctl's brand string alone
+        return CpuInfo(lines[0], None, None, None, None, "sysctl (in the report)",
+                       {"isa": NOT_REPORTED, "cores": NOT_REPORTED})
     unknown = {} if info.isa is not None else {"isa": "the report's lscpu block has no Flags line"}
     return CpuInfo(info.model_name, info.cores, info.cpus, None, info.isa, "lscpu (in the report)", unknown)
 
@@ -104,6 +111,21 @@ def _gpu_names(report: CollectEnvReport) -> list[str]:
     return names
 
 
+# collect_env prints "No CUDA" for the driver and GPUs when torch sees no CUDA and nvidia-smi finds nothing:
+# an answer. "Could not collect" is no answer (nvidia-smi failed, or is absent on a Jetson).
+_ABSENT = frozenset({"No CUDA", "N/A", "None"})
+
+
+def _presence_unknown(report: CollectEnvReport) -> Optional[str]:
+    """Why the report cannot tell whether there is an NVIDIA driver; None when it can."""
+    raw = report.fields.get("Nvidia driver version")
+    if raw is None:
+        return "the report has no 'Nvidia driver version' line (cut short?)"
+    if raw.strip() in _ABSENT or (report.value("Nvidia driver version") or "").strip():
+        return None
+    return "collect_env could not collect the NVIDIA driver version"
+
+
 def _nvidia(report: CollectEnvReport) -> NvidiaInfo:
     driver = report.value("Nvidia driver version")
     driver = driver if driver and _VERSION.fullmatch(driver) else None
@@ -114,11 +136,14 @@ def _nvidia(report: CollectEnvReport) -> NvidiaInfo:
                          unknown={"compute_capability": NOT_REPORTED})
                  for i, name in enumerate(_gpu_names(report)))
     unknown = {"driver_max_cuda": NOT_REPORTED, "kernel_module": NOT_REPORTED}
+    presence = _presence_unknown(report)
     if driver is None:
-        unknown["driver_version"] = "the report names no NVIDIA driver"
+        unknown["driver_version"] = presence or "the report says there is none"
+    if not gpus and "GPU models and configuration" not in report.fields:
+        unknown["gpus"] = "the report has no 'GPU models and configuration' line"
     return NvidiaInfo(driver_version=driver, driver_source=SOURCE if driver else None, driver_max_cuda=None,
                       kernel_module=None, gpus=gpus, gpus_source=SOURCE if gpus else None, nvidia_smi=None,
-                      attempts=(), unknown=unknown)
+                      attempts=(), unknown=unknown, presence_unknown=presence if driver is None else None)
 
 
 def _packages(report: CollectEnvReport) -> PackageFacts:
@@ -168,14 +193,17 @@ def facts_from_report(text: str, path: str) -> Facts:
         raise ValueError(f"not a collect_env report or envdoctor JSON (collect_env fields found: {found})")
     os_info = _os(report)
     packages = _packages(report)
-    apple = (AppleInfo(apple_silicon=os_info.arch == "arm64", macos_version=os_info.version)
+    cpu = _cpu(report)
+    apple_cpu = (cpu.model or "").startswith("Apple M")  # sysctl's brand string, "Apple M2 Pro", even under Rosetta
+    apple = (AppleInfo(apple_silicon=os_info.arch == "arm64" or apple_cpu, macos_version=os_info.version,
+                       rosetta=apple_cpu and os_info.arch == "x86_64" if cpu.model else None)
              if os_info.system == "Darwin" else None)
     memory_unknown = dict.fromkeys(("total_bytes", "available_bytes", "shm_total_bytes", "shm_free_bytes"),
                                    NOT_REPORTED)
     return Facts(
         origin=Origin(kind="file", hostname=None, path=path),
         collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        system=SystemFacts(os_info, _python(report), _cpu(report), MemoryInfo(None, None, None, None, memory_unknown)),
+        system=SystemFacts(os_info, _python(report), cpu, MemoryInfo(None, None, None, None, memory_unknown)),
         nvidia=_nvidia(report),
         accelerators=AcceleratorFacts((), None, apple, None, {"pci_gpus": NOT_REPORTED}),
         packages=packages,

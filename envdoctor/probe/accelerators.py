@@ -92,5 +92,9 @@ def probe_accelerators(host: Host) -> AcceleratorFacts:
         unknown["pci_gpus"] = f"the PCI bus is read from sysfs on Linux only, not on {host.system}"
     apple = None
     if host.system == "Darwin":
-        apple = AppleInfo(apple_silicon=platform.machine() == "arm64", macos_version=platform.mac_ver()[0] or None)
+        # 1 for a process Rosetta 2 translates; the key exists on Apple silicon only.
+        translated = host.command(["sysctl", "-n", "sysctl.proc_translated"])
+        rosetta = translated.ok and translated.stdout.strip() == "1"
+        apple = AppleInfo(apple_silicon=platform.machine() == "arm64" or rosetta,
+                          macos_version=platform.mac_ver()[0] or None, rosetta=rosetta)
     return AcceleratorFacts(pci, probe_rocm(host), apple, probe_intel(host, pci), unknown)

@@ -38,6 +38,9 @@ def render_findings(console: Console, findings: tuple[Finding, ...], valid_as_of
 def render_advice(console: Console, title: str, advice: Advice) -> None:
     console.print(Text(title, style="bold"))
     plan = advice.plan
+    if advice.not_planned:
+        console.print(Text(f"  not planned: {advice.not_planned}", style="yellow"))
+        return
     if plan is None:
         console.print(Text("No torch release in the knowledge base fits:", style="bold red"))
         for reason in advice.passed_over:

@@ -34,6 +34,7 @@ def advice_plain(question: str, advice: Advice) -> dict[str, Any]:
             "pip_command": plan.pip_command, "uv_command": plan.uv_command,
         },
         "passed_over": list(advice.passed_over),
+        "not_planned": advice.not_planned,
     }
 
 

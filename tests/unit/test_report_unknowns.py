@@ -1,0 +1,73 @@
+"""Unknown is not absent: what a report does not say never becomes a finding, and a fix never gives up a GPU.
+
+Every case starts from a real report in tests/fixtures/collect_env/ (cut where a case needs it: a cut report is
+still that machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envdoctor.diagnose.report import run_diagnosis
+from envdoctor.importers import read_facts
+from envdoctor.knowledge import knowledge
+
+CASES = Path(__file__).parent.parent / "fixtures" / "collect_env"
+RTX_5090D = CASES / "20_rtx5090d-sm120-vs-cu126-wheel-torch260.txt"  # torch 2.6.0+cu126, driver 570.124.04
+KB = knowledge()
+
+
+def cut(path: Path, after: str, tmp_path: Path) -> str:
+    """The report up to and including the first line starting with `after`."""
+    lines = path.read_text().splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if line.startswith(after)) + 1
+    target = tmp_path / f"cut-{path.name}"
+    target.write_text("".join(lines[:end]))
+    return str(target)
+
+
+def ids(path: str) -> set[str]:
+    return {f.id for f in run_diagnosis(read_facts(path), KB).findings}
+
+
+def test_a_report_cut_after_cuda_available_does_not_claim_there_is_no_gpu(tmp_path: Path) -> None:
+    path = cut(RTX_5090D, "Is CUDA available: True", tmp_path)
+    diagnosis = run_diagnosis(read_facts(path), KB)
+    assert "cuda-wheel-without-gpu" not in {f.id for f in diagnosis.findings}
+    for _, advice in diagnosis.advice:
+        assert advice.plan is None  # not the CPU wheel
+        assert advice.not_planned is not None and "'Nvidia driver version'" in advice.not_planned
+    assert any("whether there is an NVIDIA driver" in note for note in diagnosis.not_checked)
+
+
+def test_a_report_cut_before_cuda_available_does_not_either(tmp_path: Path) -> None:
+    path = cut(RTX_5090D, "CUDA used to build PyTorch", tmp_path)
+    assert "cuda-wheel-without-gpu" not in ids(path)
+    assert all(advice.plan is None for _, advice in run_diagnosis(read_facts(path), KB).advice)
+
+
+def test_no_cuda_is_an_answer_where_could_not_collect_is_not() -> None:
+    # 09: a Mac whose report says "Nvidia driver version: No CUDA"; 22: the driver line is a version
+    facts = read_facts(str(CASES / "09_macos1221-below-mps-minimum-123.txt"))
+    assert facts.nvidia.presence_unknown is None and facts.nvidia.driver_version is None
+    facts = read_facts(str(CASES / "22_cpuonly-torch181-on-2x-rtx3090.txt"))
+    assert facts.nvidia.presence_unknown is None and facts.nvidia.driver_version == "470.182.03"
+
+
+def test_could_not_collect_the_driver_is_unknown(tmp_path: Path) -> None:
+    text = RTX_5090D.read_text().replace("Nvidia driver version: 570.124.04",
+                                         "Nvidia driver version: Could not collect")
+    path = tmp_path / "report.txt"
+    path.write_text(text)
+    facts = read_facts(str(path))
+    assert facts.nvidia.presence_unknown == "collect_env could not collect the NVIDIA driver version"
+    assert "driver-too-old" not in ids(str(path))
+
+
+def test_the_fix_for_an_unsupported_gpu_keeps_the_gpu() -> None:
+    (finding,) = [f for f in run_diagnosis(read_facts(str(RTX_5090D)), KB).findings
+                  if f.id == "gpu-arch-unsupported"]
+    # Before: "pip install torch==2.6.0+cpu" (the same release's CPU wheel). The driver, 570.124.04, runs CUDA
+    # 12.8 (cu130 needs 580): the newest release with an sm_120 wheel it runs is 2.11's cu128.
+    assert finding.command is not None and "+cpu" not in finding.command
+    assert finding.command.startswith("python -m pip install torch==2.11.0+cu128 ")
+    assert "sm_120" in finding.fix
