@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from packaging.version import Version
@@ -105,20 +105,50 @@ def driver_missing(ctx: Context) -> list[Finding]:
                     evidence, "Install the NVIDIA driver (580 or newer runs every current torch build) and reboot.")]
 
 
+def warned(ctx: Context, cause: str) -> list[tuple[str, dict[str, str]]]:
+    """torch's warnings that a signature ties to the finding `cause`: (the text matched, its named values)."""
+    found = []
+    for text in ctx.facts.torch.warnings:
+        match = next((m for s in ctx.kb.signatures if s.cause == cause for m in [s.pattern.search(text)] if m), None)
+        if match is not None:
+            found.append((match.group(0), {k: v for k, v in match.groupdict().items() if v}))
+    return found
+
+
+def _cuda_of(driver_api_version: str) -> str:
+    """cudaDriverGetVersion's number as a CUDA version: "11040" → "11.4"."""
+    number = int(driver_api_version)
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
 def driver_too_old(ctx: Context) -> list[Finding]:
     build, driver = ctx.build, ctx.machine.driver
-    version = ctx.machine.driver_version
-    if build is None or build.cuda is None or driver is None or version is None or ctx.machine.jetson:
+    if build is None or build.cuda is None or ctx.machine.jetson:
         return []  # a Jetson's driver is L4T's, numbered apart from the desktop table
     needed = ctx.kb.minimum_driver(build.cuda, ctx.machine.driver_os)
-    if needed is None or version >= needed:
+    torch_row = ("torch", f"{build.version} (CUDA {build.cuda}, from {build.variant_source})")
+    warnings = [(("torch warned", text), values["driver_cuda"]) for text, values in warned(ctx, "driver-too-old")
+                if "driver_cuda" in values and Version(_cuda_of(values["driver_cuda"])) < Version(build.cuda)]
+    version = ctx.machine.driver_version
+    if driver is not None and version is not None:
+        if needed is None or version >= needed:
+            return []
+        evidence = (("driver", driver), torch_row, ("minimum driver for CUDA " + build.cuda, str(needed)),
+                    *(row for row, _ in warnings))
+        return [Finding("driver-too-old", Severity.ERROR,
+                        f"the driver {driver} is too old for torch built with CUDA {build.cuda} (needs {needed})",
+                        evidence, f"Upgrade the NVIDIA driver to {needed} or newer, or install a build this driver "
+                                  "runs:", ctx.fix_command(build.patch))]
+    if not warnings:
         return []
-    evidence = (("driver", driver), ("torch", f"{build.version} (CUDA {build.cuda}, from {build.variant_source})"),
-                ("minimum driver for CUDA " + build.cuda, str(needed)))
+    (row, api_version), *_ = warnings  # the driver's version is unknown; torch's own warning names its CUDA
+    cuda = _cuda_of(api_version)
+    evidence = (("driver", f"version unknown; supports CUDA {cuda} (torch's warning: found version {api_version})"),
+                torch_row, row, *((("minimum driver for CUDA " + build.cuda, str(needed)),) if needed else ()))
     return [Finding("driver-too-old", Severity.ERROR,
-                    f"the driver {driver} is too old for torch built with CUDA {build.cuda} (needs {needed})",
-                    evidence, f"Upgrade the NVIDIA driver to {needed} or newer, or install a build this driver runs:",
-                    ctx.fix_command(build.patch))]
+                    f"the NVIDIA driver supports CUDA {cuda}, older than torch's CUDA {build.cuda}", evidence,
+                    f"Upgrade the NVIDIA driver{f' to {needed} or newer' if needed else ''}, or install a torch "
+                    f"built for CUDA {cuda} or older.")]
 
 
 def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
@@ -135,9 +165,25 @@ def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
 
 
 def gpu_arch_unsupported(ctx: Context) -> list[Finding]:
+    """From the wheel's architectures and each GPU's capability; and from torch's own warning, which names the
+    capability it refused even where the tables cannot tell."""
     build = ctx.build
-    if build is None or build.cuda is None or not ctx.gpus:
+    if build is None or build.cuda is None:
         return []
+    findings = _arch_findings(ctx, build)
+    for text, values in warned(ctx, "gpu-arch-unsupported"):
+        number = values.get("sm", "")
+        cap = (int(number[:-1]), int(number[-1])) if len(number) >= 2 else None
+        index = next((i for i, f in enumerate(findings) if cap and f"({sm(cap)})" in f.title), None)
+        if index is not None:
+            findings[index] = replace(findings[index], evidence=(*findings[index].evidence, ("torch warned", text)))
+        elif cap is not None:
+            findings.append(_arch_finding(ctx, build, f"a GPU with compute capability {cap[0]}.{cap[1]}", cap,
+                                          (("torch warned", text), ("torch", build.version))))
+    return findings
+
+
+def _arch_findings(ctx: Context, build: TorchBuild) -> list[Finding]:
     archs, source = wheel_archs(ctx)
     if archs is None:
         return []
@@ -145,25 +191,29 @@ def gpu_arch_unsupported(ctx: Context) -> list[Finding]:
     for name, cap, cap_source in ctx.gpus:
         if cap is None or runs_on(archs, cap, ctx.kb.exact_arch_devices):
             continue
-        which = too_new_or_old(archs, cap)
         evidence = (("GPU", f"{name}, compute capability {cap[0]}.{cap[1]} (from {cap_source})"),
                     ("torch", build.version), ("wheel architectures", f"{' '.join(archs)} (from {source})"))
-        plan = None if ctx.machine.jetson else ctx.plan_for(None).plan  # the newest release that fits this GPU
-        if ctx.machine.jetson:
-            fix = f"Install NVIDIA's JetPack build of torch for this board ({JETSON_WHEELS})."
-        elif plan is None:
-            fix = "No torch release in the knowledge base fits this machine."
-        elif plan.variant == "cpu":
-            fix = (f"No torch release in the knowledge base has code for {sm(cap)} that fits this machine; the CPU "
-                   "wheel runs, without the GPU:")
-        else:
-            fix = (f"Install torch {plan.torch} ({plan.variant}): the newest release with {sm(cap)} code that fits "
-                   "this machine:")
-        findings.append(Finding(
-            "gpu-arch-unsupported", Severity.ERROR,
-            f"torch {build.version} has no code for {name} ({sm(cap)}): the GPU is {which} for this build",
-            evidence, fix, plan.pip_command if plan else None))
+        findings.append(_arch_finding(ctx, build, name, cap, evidence, too_new_or_old(archs, cap)))
     return findings
+
+
+def _arch_finding(ctx: Context, build: TorchBuild, name: str, cap: tuple[int, int],
+                  evidence: tuple[tuple[str, str], ...], which: str = "not supported") -> Finding:
+    """A GPU this build has no code for, and the fix that keeps the GPU where a release can."""
+    plan = None if ctx.machine.jetson else ctx.plan_for(None).plan  # the newest release that fits this GPU
+    if ctx.machine.jetson:
+        fix = f"Install NVIDIA's JetPack build of torch for this board ({JETSON_WHEELS})."
+    elif plan is None:
+        fix = "No torch release in the knowledge base fits this machine."
+    elif plan.variant == "cpu":
+        fix = (f"No torch release in the knowledge base has code for {sm(cap)} that fits this machine; the CPU "
+               "wheel runs, without the GPU:")
+    else:
+        fix = (f"Install torch {plan.torch} ({plan.variant}): the newest release with {sm(cap)} code that fits "
+               "this machine:")
+    return Finding("gpu-arch-unsupported", Severity.ERROR,
+                   f"torch {build.version} has no code for {name} ({sm(cap)}): the GPU is {which} for this build",
+                   evidence, fix, plan.pip_command if plan else None)
 
 
 def cpu_wheel_on_gpu_host(ctx: Context) -> list[Finding]:

@@ -158,6 +158,12 @@ def _packages(report: CollectEnvReport) -> PackageFacts:
     return PackageFacts(dists, (), None, conda, None, unknown)
 
 
+def _warnings(report: CollectEnvReport) -> tuple[str, ...]:
+    """torch's import warnings, which collect_env's output carries above its first field."""
+    text = "\n".join(line for line in report.preamble if line != "warnings.warn(")
+    return (text,) if "Warning" in text else ()
+
+
 def _torch(report: CollectEnvReport, packages: PackageFacts) -> TorchRuntime:
     version = report.value("PyTorch version")
     if version is None:
@@ -170,6 +176,7 @@ def _torch(report: CollectEnvReport, packages: PackageFacts) -> TorchRuntime:
         status="ok", version=version, cuda=report.value("CUDA used to build PyTorch"),
         hip=hip if hip and _VERSION.match(hip) else None,
         cuda_available={"true": True, "yes": True, "false": False, "no": False}.get(available),
+        warnings=_warnings(report),
         unknown={"arch_list": NOT_REPORTED, "devices": NOT_REPORTED, "cudnn": NOT_REPORTED},
     )
 

@@ -20,6 +20,7 @@ KNOWN_FIELDS = frozenset({
     "Is XNNPACK available", "CPU", "Versions of relevant libraries", "Is XPU available", "XPU used to build PyTorch",
     "Intel GPU driver version", "Intel GPU models onDetected", "Caching allocator config",
 })
+_LONGEST_FIRST = sorted(KNOWN_FIELDS, key=len, reverse=True)  # "CUDA runtime version" before "CUDA ..."
 # Values that mean "nothing here".
 EMPTY = frozenset({"", "N/A", "None", "Could not collect", "No CUDA", "No HIP", "Unknown"})
 _LINE = re.compile(r"^([A-Za-z_][\w ./()-]*?)\s*[:\uff1a]\s?(.*)$")  # \uff1a: a full-width colon
@@ -41,6 +42,7 @@ class CollectEnvReport:
     continuation: dict[str, tuple[str, ...]]  # field → the lines under it
     pip: tuple[tuple[str, str], ...] = ()  # (name, version) from [pip3]/[pip] lines
     conda: tuple[CondaLine, ...] = ()
+    preamble: tuple[str, ...] = ()  # lines before the first field: where torch's import warnings are printed
 
     def value(self, name: str) -> Optional[str]:
         """A field's value, or None when absent or one of collect_env's "nothing here" words."""
@@ -53,23 +55,45 @@ def parse_collect_env(text: str) -> CollectEnvReport:
     continuation: dict[str, list[str]] = {}
     pip: list[tuple[str, str]] = []
     conda: list[CondaLine] = []
+    preamble: list[str] = []
     current: Optional[str] = None
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
         if not line or line.startswith("```") or line == "Collecting environment information...":
             continue
         if line.startswith("[pip") or line.startswith("[conda]"):
+            if line.split("]", 1)[1].strip() in EMPTY:  # "[conda] Could not collect": no package
+                continue
             pip_match, conda_match = _PIP.match(line), _CONDA.match(line)
             if pip_match:
                 pip.append((pip_match.group(2), pip_match.group(3)))
             elif conda_match:
                 conda.append(CondaLine(*conda_match.groups()))
             continue
-        match = _LINE.match(line)
-        if match and match.group(1).strip() in KNOWN_FIELDS:
-            current = match.group(1).strip()
-            fields.setdefault(current, match.group(2).strip())
+        labelled = _labelled(line)
+        if labelled is not None:
+            current = labelled[0]
+            fields.setdefault(current, labelled[1])
             continuation.setdefault(current, [])
         elif current is not None:
             continuation[current].append(line)
-    return CollectEnvReport(fields, {k: tuple(v) for k, v in continuation.items()}, tuple(pip), tuple(conda))
+        else:
+            preamble.append(line)
+    return CollectEnvReport(fields, {k: tuple(v) for k, v in continuation.items()}, tuple(pip), tuple(conda),
+                            tuple(preamble))
+
+
+def _labelled(line: str) -> Optional[tuple[str, str]]:
+    """(field, value) when the line starts a known field: "Label: value", with any whitespace in the label, or,
+    in a line with no colon at all (one lost in pasting), "Label value"."""
+    match = _LINE.match(line)
+    if match:
+        label = " ".join(match.group(1).split())
+        return (label, match.group(2).strip()) if label in KNOWN_FIELDS else None
+    if ":" in line or "\uff1a" in line:
+        return None
+    words = " ".join(line.split())
+    for label in _LONGEST_FIRST:
+        if words.startswith(label + " "):
+            return label, words[len(label) + 1:].strip()
+    return None
