@@ -30,6 +30,8 @@ KNOWN_WRONG = {
         "ignores torch's 'driver ... too old (found version 9010)' warning in a report cut short after three fields",
     "32_rocm63-nightly-on-rx5700xt-gfx1010-joined-first-line":
         "refuses a report whose 'PyTorch version:' is joined to the first line; no ROCm GPU architecture check",
+    "33_colonless-torch-version-p100-driver410-vs-cu102-torch150":
+        "refuses a report pasted as 'PyTorch version 1.5.0', without the colon",
 }
 
 
