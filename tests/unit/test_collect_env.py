@@ -20,6 +20,19 @@ from tests.helpers import FIXTURES, sample_facts
 
 CASES = sorted((FIXTURES / "collect_env").glob("*.txt"))
 KB = knowledge()
+# Cases the tool gets wrong today, and what it gets wrong; a fix flips them (strict xfail).
+KNOWN_WRONG = {
+    "24_rosetta-x86_64-python-on-m2pro-torch260-macos153":
+        "reads an x86_64 Python under Rosetta on an Apple M2 Pro as an Intel Mac (os-unsupported)",
+    "25_driver470-vs-cu121-wheel-torch210-found-11040":
+        "ignores torch's 'driver ... too old (found version 11040)' warning; the copy ends before the driver line",
+    "31_driver-found-9010-vs-cu102-torch1121-cut-short":
+        "ignores torch's 'driver ... too old (found version 9010)' warning in a report cut short after three fields",
+    "32_rocm63-nightly-on-rx5700xt-gfx1010-joined-first-line":
+        "refuses a report whose 'PyTorch version:' is joined to the first line; no ROCm GPU architecture check",
+    "33_colonless-torch-version-p100-driver410-vs-cu102-torch150":
+        "refuses a report pasted as 'PyTorch version 1.5.0', without the colon",
+}
 
 
 def expected(case: Path) -> dict[str, object]:
@@ -27,7 +40,8 @@ def expected(case: Path) -> dict[str, object]:
     return data
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[c.stem]))
+                                  if c.stem in KNOWN_WRONG else c for c in CASES], ids=[c.stem for c in CASES])
 def test_case_gets_its_diagnosis(case: Path) -> None:
     findings = diagnose(read_facts(str(case)), KB)
     ids = {f.id for f in findings}
