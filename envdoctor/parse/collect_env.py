@@ -20,6 +20,9 @@ KNOWN_FIELDS = frozenset({
     "Is XNNPACK available", "CPU", "Versions of relevant libraries", "Is XPU available", "XPU used to build PyTorch",
     "Intel GPU driver version", "Intel GPU models onDetected", "Caching allocator config",
 })
+# "Collecting environment information...      PyTorch version: ...": a pasted report whose first two lines were
+# joined by the terminal's padding
+_JOINED = re.compile(r"^Collecting environment information\.\.\.\s+(?=\S)")
 _LONGEST_FIRST = sorted(KNOWN_FIELDS, key=len, reverse=True)  # "CUDA runtime version" before "CUDA ..."
 # Values that mean "nothing here".
 EMPTY = frozenset({"", "N/A", "None", "Could not collect", "No CUDA", "No HIP", "Unknown"})
@@ -58,7 +61,7 @@ def parse_collect_env(text: str) -> CollectEnvReport:
     preamble: list[str] = []
     current: Optional[str] = None
     for raw in text.replace("\r\n", "\n").split("\n"):
-        line = raw.strip()
+        line = _JOINED.sub("", raw.strip())
         if not line or line.startswith("```") or line == "Collecting environment information...":
             continue
         if line.startswith("[pip") or line.startswith("[conda]"):
