@@ -68,6 +68,16 @@ class GpuModel:
 
 
 @dataclass(frozen=True)
+class DriverBranch:
+    """One NVIDIA data-center driver branch ("R610") and its lifecycle, as NVIDIA's support table gives it."""
+
+    branch: str  # "R610"
+    designation: str  # "Long Term Support Branch", "Production Branch", "New Feature Branch"
+    eol: str  # "2026-08": the month NVIDIA gives
+    cuda_major: int  # the newest CUDA major it runs without the forward-compatibility package
+
+
+@dataclass(frozen=True)
 class ErrorSignature:
     pattern: re.Pattern[str]
     cause: str  # a finding id
@@ -144,6 +154,8 @@ class Knowledge:
         self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
                                      key=lambda r: Version(r.series), reverse=True))
         self._min_driver = [(row["cuda"], row) for row in drivers["minimum_driver"]]
+        self.driver_branches = tuple(DriverBranch(b["branch"], b["designation"], b["eol"], int(b["cuda_major"]))
+                                     for b in drivers.get("branches", []))
         self.wheel_archs = tuple(WheelArchs(_spec(w["torch"]), w["variant"], w["platform"], tuple(w["archs"]),
                                             w.get("distribution", "pip")) for w in archs["wheels"])
         self.exact_arch_devices = frozenset(_capability(c) for c in archs["binary_compatibility"]["exceptions"])
@@ -196,6 +208,12 @@ class Knowledge:
                 value = row.get(os_name)
                 return Version(value) if value else None
         return None
+
+    def driver_branch(self, driver: str) -> Optional[DriverBranch]:
+        """The branch a driver version ("610.43.02") belongs to, by its major number; None when the table has no
+        such branch (consumer-only and short-lived branches are absent)."""
+        major = driver.split(".")[0]
+        return next((b for b in self.driver_branches if b.branch == f"R{major}"), None)
 
     def archs(self, torch_version: str, variant: str, platform: str) -> Optional[WheelArchs]:
         """The GPU architectures of a (release, variant) build on a platform. The pip wheel's list for the

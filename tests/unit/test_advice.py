@@ -126,3 +126,25 @@ def test_glibc_floor_differs_by_variant_where_one_release_split() -> None:
     hopper_needs_126 = plan_install(linux("570.26", (10, 0), python="3.11", glibc="2.17"), KB, "2.6")
     assert "torch 2.6.0+cu126's Linux wheels need glibc 2.28, this system has 2.17" in " ".join(
         hopper_needs_126.passed_over)
+
+
+# torch 2.15 (PyPI 2026-10-28): requires-python >=3.11 on every wheel, variants cu130 and cu132 only (CUDA 12.6 wheels
+# "will no longer be published from PyTorch 2.15", dev-discuss notice / PR #196249); torchvision 0.29.2 and torchaudio
+# 2.11.1 uploaded the same day; a driver >= 580 runs CUDA 13.x (NVIDIA minor-version compatibility).
+def test_h100_python_310_stops_at_torch_214() -> None:
+    advice = plan_install(linux("580.65.06", (9, 0), python="3.10"), KB)
+    assert advice.plan is not None and (advice.plan.torch, advice.plan.variant) == ("2.14.1", "cu132")
+    assert "torch 2.15 has wheels for Python 3.11 to 3.15, not 3.10" in advice.passed_over
+
+
+def test_h100_python_312_gets_torch_215_cu132() -> None:
+    plan = plan_install(linux("580.65.06", (9, 0), python="3.12"), KB).plan
+    assert plan is not None and (plan.torch, plan.variant) == ("2.15.0", "cu132")
+    assert plan.pip_command == ("python -m pip install torch==2.15.0+cu132 torchvision==0.29.2+cu132 "
+                                "torchaudio==2.11.1+cu132 --index-url https://download.pytorch.org/whl/cu132")
+
+
+def test_pascal_python_312_falls_back_to_214_cu126() -> None:
+    # 2.15 has no cu126 and CUDA 13 builds start at sm_75, so the newest wheel with sm_61 (Linux) is 2.14.1+cu126
+    plan = plan_install(linux("580.65.06", (6, 1), python="3.12"), KB).plan
+    assert plan is not None and (plan.torch, plan.variant) == ("2.14.1", "cu126")

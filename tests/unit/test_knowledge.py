@@ -24,7 +24,7 @@ def one_step_below(version: Version) -> str:
 
 
 def test_every_release_has_patches_python_and_a_torchvision_pairing() -> None:
-    assert len(KB.releases) >= 29 and KB.releases[0].series == "2.14"
+    assert len(KB.releases) >= 30 and KB.releases[0].series == "2.15"
     for release in KB.releases:
         assert release.patches and release.python, release.series
         assert all(p in release.torchvision for p in release.patches), release.series
@@ -51,7 +51,6 @@ def test_minimum_driver_is_accepted_at_the_boundary_and_refused_below(series: st
 # are this project's search index; GitHub threads are named). Checked through the rule `check` runs.
 PLATFORMS = {"linux-x86_64": ("Linux", "x86_64"), "linux-aarch64": ("Linux", "aarch64"),
              "windows-x86_64": ("Windows", "AMD64")}
-T4G_ON_ARM = "torch 2.9.1 aarch64 wheels measured: cu128 sm_80 sm_90 sm_100 sm_120 (code index file 62294542180)"
 
 
 def arch_case(gpu: str, capability: tuple[int, int], torch: str, platform: str, supported: bool,
@@ -161,9 +160,27 @@ REAL_ARCH_CASES = [
     arch_case("NVIDIA GB10", (12, 1), "2.10.0+cu130", "linux-aarch64", True),
     # GB10 with torch 2.9.1 cu128 aarch64: "sm_120 code runs on sm_121 ... bf16 matmul ... succeed" (62294542180)
     arch_case("NVIDIA GB10", (12, 1), "2.9.1+cu128", "linux-aarch64", True),
-    # AWS g5g's T4G (7.5) on a Graviton: the aarch64 cu128 wheel of 2.9.1 has no sm_75 (62294542180 lists
-    # sm_80 sm_90 sm_100 sm_120); the table has no aarch64 cu128 row before 2.11 and falls back to x86's list
-    arch_case("T4G (AWS g5g)", (7, 5), "2.9.1+cu128", "linux-aarch64", False, xfail=T4G_ON_ARM),
+    # AWS g5g's T4G (7.5) on a Graviton: the aarch64 cu128 wheel of 2.9.1 has no sm_75 (62294542180 and 61977007932
+    # measure 'sm_80 sm_90 sm_100 sm_120' on a GB10); was a strict xfail while the table fell back to x86's list
+    arch_case("T4G (AWS g5g)", (7, 5), "2.9.1+cu128", "linux-aarch64", False),
+    # the same measured aarch64 list has sm_90: a GH200 (9.0) runs it
+    arch_case("NVIDIA GH200 480GB", (9, 0), "2.9.1+cu128", "linux-aarch64", True),
+    # Jetson Thor (11.0) on 2.15.0+cu130 aarch64: build_env_setup.py's 13.0 aarch64 set {80, 90, 100, 110, 120}
+    arch_case("NVIDIA Thor", (11, 0), "2.15.0+cu130", "linux-aarch64", True),
+    # Windows
+    # nikopueringer/CorridorKey#141 measured 2.7.1 cu128 on Windows: ['sm_50', 'sm_60', 'sm_61', 'sm_70', 'sm_75',
+    # 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'] (Linux's has no Pascal); the PR moved to 2.7.1 for GTX 10xx cards
+    arch_case("NVIDIA GeForce GTX 1080", (6, 1), "2.7.1+cu128", "windows-x86_64", True),
+    arch_case("NVIDIA GeForce GTX 1080", (6, 1), "2.7.1+cu128", "linux-x86_64", False),
+    # the same PR: 2.10 cu128 on Windows is ['sm_70', ..., 'sm_120'], as on Linux (PR #164470 aligned them)
+    arch_case("NVIDIA GeForce GTX 1080", (6, 1), "2.10.0+cu128", "windows-x86_64", False),
+    # torch 2.15
+    # RFC pytorch/pytorch#190385 and the cu126 notice: 2.15 has no CUDA 12.x wheel, CUDA 13 starts at Turing(7.5)
+    arch_case("Tesla V100-SXM2-32GB", (7, 0), "2.15.0+cu130", "linux-x86_64", False),
+    arch_case("Tesla T4", (7, 5), "2.15.0+cu132", "linux-x86_64", True),
+    # build_env_setup.py 13.2 x86_64 {75, 80, 86, 90, 100, 120}: sm_120 cubins for an RTX 5090, sm_100 for GB300 (10.3)
+    arch_case("NVIDIA GeForce RTX 5090", (12, 0), "2.15.0+cu132", "linux-x86_64", True),
+    arch_case("NVIDIA GB300", (10, 3), "2.15.0+cu132", "linux-x86_64", True),
 ]
 
 
@@ -210,11 +227,100 @@ def test_runtime_arch_list_wins_over_the_table() -> None:
     ("name", "capability"),
     [("NVIDIA GeForce GTX 1080 Ti", (6, 1)), ("Tesla V100-PCIE-16GB", (7, 0)), ("NVIDIA A100-SXM4-80GB", (8, 0)),
      ("NVIDIA A10", (8, 6)), ("NVIDIA A10G", (8, 6)), ("GeForce RTX 2080 Ti", (7, 5)), ("Tesla T4", (7, 5)),
-     ("NVIDIA H100 80GB HBM3", (9, 0)), ("NVIDIA GeForce RTX 4090", (8, 9)), ("NVIDIA GeForce RTX 5090", (12, 0))],
+     ("NVIDIA H100 80GB HBM3", (9, 0)), ("NVIDIA GeForce RTX 4090", (8, 9)), ("NVIDIA GeForce RTX 5090", (12, 0)),
+     # developer.nvidia.com/cuda-gpus (2026 copy, code index file 20341149265): GB300 10.3, RTX PRO 2000 Blackwell 12.0
+     # (also measured cc 12.0, 57480216701), Jetson T5000 / T4000 11.0, GB10 12.1
+     ("NVIDIA GB300", (10, 3)), ("NVIDIA RTX PRO 2000 Blackwell", (12, 0)), ("NVIDIA Jetson T5000", (11, 0)),
+     ("NVIDIA Jetson T4000", (11, 0)), ("NVIDIA GB10", (12, 1))],
 )
 def test_gpu_names_resolve_to_capabilities(name: str, capability: tuple[int, int]) -> None:
     model = KB.gpu_capability(name)
     assert model is not None and model.capability == capability
+
+
+# Arch lists written out from their sources, each checked against the table row for that exact platform (no fallback).
+ARCH_ROWS = [
+    # measured PyPI 2.14.0+cu130 on Linux: ['sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'] (code index file
+    # 66871394163); release builds strip +PTX (pytorch/pytorch #175567 for 2.11, #188914 / #188925 for 2.13 on)
+    ("2.14.0", "cu130", "linux-x86_64", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")),
+    # 2.11.0+cu130 libtorch measured 'sm_75/80/86/90/100/120' (wheel_archs.json MEAS); PR #175567 is the 2.11 strip
+    ("2.11.0", "cu130", "linux-x86_64", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")),
+    # build_cuda.sh at v2.9.0: 13.0 '7.5;8.0;8.6;9.0;10.0;12.0+PTX' (unchanged by this update)
+    ("2.9.1", "cu130", "linux-x86_64", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120")),
+    # build_env_setup.py TORCH_CUDA_ARCH_LIST_TABLE '13.2': x86_64 {75, 80, 86, 90, 100, 120}, aarch64 {80, 90, 100,
+    # 110, 120}; release builds without +PTX (#188914)
+    ("2.15.0", "cu132", "linux-x86_64", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")),
+    ("2.15.0", "cu130", "linux-x86_64", ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")),
+    ("2.15.0", "cu130", "linux-aarch64", ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")),
+    ("2.15.0", "cu132", "linux-aarch64", ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")),
+    # GB10 docs (62294542180, 61977007932), aarch64 torch 2.9.1: cu128 'sm_80 sm_90 sm_100 sm_120', cu130 'sm_80 sm_90
+    # sm_100 sm_110 sm_120 compute_120'
+    ("2.9.1", "cu128", "linux-aarch64", ("sm_80", "sm_90", "sm_100", "sm_120")),
+    ("2.9.1", "cu130", "linux-aarch64", ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120", "compute_120")),
+    # nikopueringer/CorridorKey#141, Windows get_arch_list() of 2.7.1 cu128 and 2.10 cu128
+    ("2.7.1", "cu128", "windows-x86_64",
+     ("sm_50", "sm_60", "sm_61", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")),
+    ("2.10.0", "cu128", "windows-x86_64", ("sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")),
+]
+
+
+@pytest.mark.parametrize(("torch", "variant", "platform", "archs"), ARCH_ROWS)
+def test_arch_rows_match_their_sources(torch: str, variant: str, platform: str, archs: tuple[str, ...]) -> None:
+    row = KB.archs(torch, variant, platform)
+    assert row is not None and row.platform == platform and row.archs == archs
+
+
+def test_rtx_50_on_214_cu130_runs_on_its_cubin_not_on_ptx() -> None:
+    # 2.14.0+cu130 measured without compute_120 (66871394163): an RTX 5090 (12.0) runs the sm_120 cubin, and a device of
+    # a later major gets nothing from these wheels (with the old compute_120 entry it would have been JIT-compiled)
+    row = KB.archs("2.14.0+cu130", "cu130", "linux-x86_64")
+    assert row is not None and "compute_120" not in row.archs
+    assert runs_on(["sm_120"], (12, 0), KB.exact_arch_devices)
+    assert runs_on(list(row.archs), (12, 0), KB.exact_arch_devices)
+    assert not runs_on(list(row.archs), (13, 0), KB.exact_arch_devices)
+    facts = facts_for(torch="2.14.0+cu130", driver="580.65.06", gpus=(("NVIDIA GeForce RTX 5090", (12, 0)),))
+    assert not gpu_arch_unsupported(context(facts, KB))
+
+
+def test_pascal_on_windows_271_cu128_is_accepted() -> None:
+    # CorridorKey#141: the Windows 2.7.1 cu128 wheel has sm_61; before this row the check used Linux's list (sm_75+)
+    facts = facts_for(torch="2.7.1+cu128", driver="576.02", gpus=(("NVIDIA GeForce GTX 1080 Ti", (6, 1)),),
+                      system="Windows", arch="AMD64", glibc=None)
+    assert not gpu_arch_unsupported(context(facts, KB))
+
+
+def test_torch_215_release_facts() -> None:
+    # PyPI torch 2.15.0 (first upload 2026-10-28): requires-python >=3.11, cp311-cp315 wheels for manylinux_2_28
+    # x86_64/aarch64, win_amd64, macosx_14_0_arm64; the x86_64 and aarch64 wheels' Requires-Dist
+    # 'cuda-toolkit[...]==13.2.2' and 'nvidia-cudnn-cu13==9.26.0.51'; no cu126 (dev-discuss notice, PR #196249);
+    # torchvision 0.29.2 'Requires-Dist: torch (>=2.14.0)', torchaudio 2.11.1 'torch>=2.11', both uploaded the same day
+    release = KB.release("2.15.0+cu132")
+    assert release is not None and release.series == "2.15" and release.latest == "2.15.0"
+    assert release.python == ("3.11", "3.12", "3.13", "3.14", "3.15")
+    assert [(v.variant, v.cuda, v.cudnn, v.stable) for v in release.cuda] == [
+        ("cu130", "13.0", None, True), ("cu132", "13.2", "9.26.0.51", True)]
+    assert release.pypi_default == "cu132"
+    assert release.platforms == ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64")
+    assert release.torchvision == {"2.15.0": "0.29.2"} and release.torchaudio == {"2.15.0": "2.11.1"}
+    assert KB.ranged(KB.linux_glibc, "2.15.0+cu132", "x86_64") == "2.28"
+    assert KB.ranged(KB.linux_glibc, "2.15.0+cu130", "aarch64") == "2.28"
+    assert KB.ranged(KB.macos, "2.15.0", "arm64") == "14.0"
+    # the 2.14.1 wheel's Requires-Dist 'cuda-toolkit[...]==13.0.3': PyPI's 2.14 stayed on CUDA 13.0
+    previous = KB.release("2.14.1")
+    assert previous is not None and previous.pypi_default == "cu130"
+
+
+def test_r610_driver_branch_runs_cuda_13_wheels() -> None:
+    # NVIDIA Data Center Drivers (r615 edition) Table 2: R610 New Feature Branch, EOL August 2026, CUDA 13; the
+    # CUDA 13.3 toolkit driver is 610.43.02; CUDA 13.x minor-version compatibility needs >= 580
+    branch = KB.driver_branch("610.43.02")
+    assert branch is not None and (branch.designation, branch.eol, branch.cuda_major) == (
+        "New Feature Branch", "2026-08", 13)
+    lts = KB.driver_branch("620.10.01")
+    assert lts is not None and (lts.designation, lts.eol) == ("Long Term Support Branch", "2029-09")
+    assert KB.minimum_driver("13.2", "linux") == Version("580")
+    facts = facts_for(torch="2.15.0+cu132", driver="610.43.02", gpus=(("NVIDIA H100 80GB HBM3", (9, 0)),))
+    assert not driver_too_old(context(facts, KB))
 
 
 def test_valid_as_of_is_a_date() -> None:
