@@ -7,6 +7,7 @@ from typing import Optional
 
 from envdoctor.diagnose.advice import Advice, plan_install
 from envdoctor.diagnose.findings import Finding, Severity
+from envdoctor.diagnose.machine import GpuRow
 from envdoctor.diagnose.rules import context, findings, unchecked
 from envdoctor.facts import Facts
 from envdoctor.knowledge import Knowledge
@@ -18,6 +19,7 @@ class Diagnosis:
     advice: tuple[tuple[str, Advice], ...]  # (what was asked, the answer)
     valid_as_of: str
     not_checked: tuple[str, ...] = ()  # what could not be judged for want of a fact
+    gpus: tuple[GpuRow, ...] = ()  # each NVIDIA GPU's compute capability as the diagnosis resolved it, with source
 
     def worst(self) -> Optional[Severity]:
         return self.findings[0].severity if self.findings else None
@@ -36,4 +38,4 @@ def run_diagnosis(facts: Facts, kb: Knowledge, torch: Optional[str] = None) -> D
         installed = ctx.build.patch
         advice.append((f"The installed torch {installed}, in the variant that fits",
                        plan_install(ctx.machine, kb, installed)))
-    return Diagnosis(findings(ctx), tuple(advice), kb.valid_as_of, unchecked(ctx))
+    return Diagnosis(findings(ctx), tuple(advice), kb.valid_as_of, unchecked(ctx), ctx.gpus)

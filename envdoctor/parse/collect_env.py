@@ -65,7 +65,7 @@ def parse_collect_env(text: str) -> CollectEnvReport:
         if not line or line.startswith("```") or line == "Collecting environment information...":
             continue
         if line.startswith("[pip") or line.startswith("[conda]"):
-            if line.split("]", 1)[1].strip() in EMPTY:  # "[conda] Could not collect": no package
+            if line.partition("]")[2].strip() in EMPTY:  # "[conda] Could not collect": no package
                 continue
             pip_match, conda_match = _PIP.match(line), _CONDA.match(line)
             if pip_match:

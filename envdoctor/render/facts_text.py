@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from envdoctor.diagnose.machine import GpuRow
 from envdoctor.facts import Facts, GpuInfo, NvidiaInfo, PackageFacts, SystemFacts, ToolkitInfo, TorchRuntime
 from envdoctor.facts.accelerators import AcceleratorFacts
 from envdoctor.facts.deep import DeepResult
@@ -48,10 +49,13 @@ def system_rows(system: SystemFacts) -> list[Row]:
     os_line = _join([os_.name or os_.system, f"kernel {os_.kernel}" if os_.kernel else None, os_.arch,
                      f"glibc {os_.glibc}" if os_.glibc else None, where])
     env = f"{py.env_kind} {py.env_path}" if py.env_path else py.env_kind
-    py_line = _join([f"{py.version} {py.implementation} {py.bits}-bit" + (" free-threaded" if py.free_threaded else ""),
-                     env, f"pip {py.pip_version}" if py.pip_version else "no pip"])
+    pip = f"pip {py.pip_version}" if py.pip_version else "pip unknown" if "pip_version" in py.unknown else "no pip"
+    head = " ".join(filter(None, [py.version or "version unknown", py.implementation,
+                                  f"{py.bits}-bit" if py.bits else None, "free-threaded" if py.free_threaded else None]))
+    py_line = _join([head, env if env != "unknown" else None, pip])
     cores = _join([f"{cpu.cores} cores" if cpu.cores else None, f"{cpu.threads} threads" if cpu.threads else None,
-                   f"{cpu.usable_threads} usable" if cpu.usable_threads != cpu.threads else None])
+                   f"{cpu.usable_threads} usable"
+                   if cpu.usable_threads is not None and cpu.usable_threads != cpu.threads else None])
     isa: Cell = " ".join(cpu.isa) or "none of the tracked features" if cpu.isa is not None else unknown(
         cpu.unknown.get("isa"))
     shm: Cell = (f"{_gib(mem.shm_total_bytes)} ({_gib(mem.shm_free_bytes or 0)} free)"
@@ -61,16 +65,23 @@ def system_rows(system: SystemFacts) -> list[Row]:
     return [
         ("OS", os_line),
         ("Python", py_line),
-        ("Interpreter", py.executable),
-        ("CPU", _join([cpu.model or "unknown model", cores])),
+        ("Interpreter", py.executable or unknown(py.unknown.get("executable"))),
+        ("CPU", _join([cpu.model, cores]) or unknown(cpu.unknown.get("model"))),
         ("CPU features", isa),
         ("Memory", memory),
         ("/dev/shm", shm),
     ]
 
 
-def _gpu_line(gpu: GpuInfo) -> Cell:
-    cap = f"sm_{gpu.compute_capability[0]}{gpu.compute_capability[1]}" if gpu.compute_capability else None
+def _gpu_line(gpu: GpuInfo, resolved: Optional[tuple[tuple[int, int], str]]) -> Cell:
+    """`resolved`: the capability the diagnosis found for a GPU the driver did not give one, and from where."""
+    if gpu.compute_capability:
+        capability = f"compute capability sm_{gpu.compute_capability[0]}{gpu.compute_capability[1]}"
+    elif resolved is not None:
+        (major, minor), source = resolved
+        capability = f"compute capability sm_{major}{minor} (from {source})"
+    else:
+        capability = f"compute capability unknown: {gpu.unknown.get('compute_capability', 'not read')}"
     memory = (f"{_gib(gpu.memory_used_bytes or 0)} / {_gib(gpu.memory_total_bytes)} used"
               if gpu.memory_total_bytes is not None else None)
     clock = (f"SM {gpu.sm_clock_mhz}/{gpu.sm_clock_max_mhz} MHz"
@@ -80,7 +91,7 @@ def _gpu_line(gpu: GpuInfo) -> Cell:
     throttle = ("throttled: " + ", ".join(r for r in gpu.throttle_reasons if r != "gpu_idle")
                 if gpu.throttle_reasons and set(gpu.throttle_reasons) - {"gpu_idle"} else None)
     links = f"NVLink {gpu.nvlink_active_links} links" if gpu.nvlink_active_links else None
-    text = Text(_join([gpu.name or "unknown GPU", f"compute capability {cap}" if cap else "compute capability ?",
+    text = Text(_join([gpu.name or "unknown GPU", capability,
                        memory, "MIG on" if gpu.mig_enabled else None, clock,
                        f"{gpu.power_limit_w:g} W limit" if gpu.power_limit_w is not None else None, pcie, links]))
     if throttle:
@@ -90,16 +101,20 @@ def _gpu_line(gpu: GpuInfo) -> Cell:
     return text
 
 
-def accelerator_rows(nvidia: NvidiaInfo, accelerators: AcceleratorFacts) -> list[Row]:
+def accelerator_rows(nvidia: NvidiaInfo, accelerators: AcceleratorFacts,
+                     resolved: Sequence[GpuRow] = ()) -> list[Row]:
     driver: Cell = f"{nvidia.driver_version} (from {nvidia.driver_source})"
-    if not nvidia.driver_version:
+    if nvidia.presence_unknown:
+        driver = unknown(nvidia.presence_unknown)
+    elif not nvidia.driver_version:
         driver = Text.assemble(("not found", "bold"))
         driver.append("".join(f"\n{attempt}" for attempt in nvidia.attempts), style="dim")
     rows: list[Row] = [("NVIDIA driver", driver)]
     if nvidia.driver_version:
         rows.append(("CUDA, driver's max", _or_unknown(nvidia.driver_max_cuda, nvidia.unknown, "driver_max_cuda",
                                                        "{} (the newest CUDA this driver can run)")))
-    rows.extend((f"GPU {g.index}", _gpu_line(g)) for g in nvidia.gpus)
+    by_name = {name: (cap, source) for name, cap, source in resolved if cap is not None}
+    rows.extend((f"GPU {g.index}", _gpu_line(g, by_name.get(g.name or ""))) for g in nvidia.gpus)
     if nvidia.driver_version and not nvidia.gpus:
         rows.append(("GPUs", unknown(nvidia.unknown.get("gpus"))))
     if len(nvidia.gpus) > 1:
@@ -114,6 +129,7 @@ def accelerator_rows(nvidia: NvidiaInfo, accelerators: AcceleratorFacts) -> list
     if accelerators.apple:
         apple = accelerators.apple
         rows.append(("Apple", _join(["Apple silicon" if apple.apple_silicon else "Intel Mac",
+                                     "x86_64 Python under Rosetta 2" if apple.rosetta else None,
                                      f"macOS {apple.macos_version}" if apple.macos_version else None])))
     if accelerators.intel:
         intel = accelerators.intel
@@ -135,7 +151,13 @@ def torch_rows(torch: TorchRuntime, packages: PackageFacts) -> list[Row]:
         for dist in packages.get(name):
             rows.append((name, f"{dist.version}  {dist.location}"))
     if not packages.get("torch"):
-        rows.append(("torch", Text("not installed", style="bold")))
+        if torch.status == "ok":
+            rows.append(("torch", _join([torch.version, "its distribution is not known" if "distributions" in
+                                         packages.unknown else "imports, but no installed distribution was found"])))
+        elif "distributions" in packages.unknown:
+            rows.append(("torch", unknown(packages.unknown["distributions"])))
+        else:
+            rows.append(("torch", Text("not installed", style="bold")))
     for conflict in packages.conflicts:
         rows.append((f"{conflict.module} from", Text("\n".join(conflict.distributions), style="yellow")))
     if packages.conda_packages:
@@ -149,10 +171,14 @@ def torch_rows(torch: TorchRuntime, packages: PackageFacts) -> list[Row]:
     built = torch.cuda or (f"none (ROCm {torch.hip})" if torch.hip else "none (CPU build)")
     rows.append(("CUDA, torch built with", built))
     if torch.cuda or torch.hip:
-        rows.append(("cuDNN / NCCL", _join([f"cuDNN {_cudnn(torch.cudnn)}" if torch.cudnn else "no cuDNN",
-                                            f"NCCL {torch.nccl}" if torch.nccl else None])))
+        cudnn = (f"cuDNN {_cudnn(torch.cudnn)}" if torch.cudnn else
+                 f"cuDNN unknown ({torch.unknown['cudnn']})" if "cudnn" in torch.unknown else "no cuDNN")
+        rows.append(("cuDNN / NCCL", _join([cudnn, f"NCCL {torch.nccl}" if torch.nccl else None])))
         rows.append(("Architectures", " ".join(torch.arch_list or ()) or unknown(torch.unknown.get("arch_list"))))
-        rows.append(("CUDA available", f"yes, {torch.device_count} device(s)" if torch.cuda_available else "no"))
+        count = f", {torch.device_count} device(s)" if torch.device_count is not None else ""
+        available: Cell = (f"yes{count}" if torch.cuda_available else "no" if torch.cuda_available is False
+                           else unknown(torch.unknown.get("cuda_available")))
+        rows.append(("CUDA available", available))
         rows.extend((f"device {d.index}", f"{d.name} · capability {d.capability[0]}.{d.capability[1]} · "
                      f"{_gib(d.total_memory_bytes)}") for d in torch.devices)
     if torch.mps_available:
@@ -179,7 +205,8 @@ def _import_line(torch: TorchRuntime) -> Cell:
 
 
 def toolkit_rows(toolkit: ToolkitInfo) -> list[Row]:
-    nvcc: Cell = (f"{toolkit.nvcc_version} at {toolkit.nvcc_path}" if toolkit.nvcc_version
+    nvcc: Cell = (toolkit.nvcc_version + (f" at {toolkit.nvcc_path}" if toolkit.nvcc_path else "")
+                  if toolkit.nvcc_version
                   else unknown(toolkit.unknown.get("nvcc_version") or toolkit.unknown.get("nvcc_path")))
     rows: list[Row] = [
         ("CUDA, toolkit's nvcc", nvcc),
@@ -226,10 +253,11 @@ def deep_rows(results: tuple[DeepResult, ...]) -> list[Row]:
     return rows or [("devices", unknown("torch does not import, so nothing was run"))]
 
 
-def render_facts(console: Console, facts: Facts) -> None:
+def render_facts(console: Console, facts: Facts, resolved: Sequence[GpuRow] = ()) -> None:
+    """`resolved`: GPUs' compute capabilities as the diagnosis found them (for GPUs the driver gave none)."""
     sections = [
         ("System", system_rows(facts.system)),
-        ("Accelerators", accelerator_rows(facts.nvidia, facts.accelerators)),
+        ("Accelerators", accelerator_rows(facts.nvidia, facts.accelerators, resolved)),
         ("PyTorch", torch_rows(facts.torch, facts.packages)),
         ("Toolkit", toolkit_rows(facts.toolkit)),
     ]

@@ -24,4 +24,4 @@ def render_report(console: Console, facts: Facts, diagnosis: Diagnosis) -> None:
         console.print()
         render_advice(console, question, advice)
     console.print()
-    render_facts(console, facts)
+    render_facts(console, facts, diagnosis.gpus)

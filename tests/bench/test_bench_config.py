@@ -35,7 +35,9 @@ def test_modes_follow_the_flags() -> None:
         ({"amp_dtype": "float16"}, "--amp-dtype needs --amp"),
         ({"compile_mode": "max-autotune"}, "--compile-mode needs --compile"),
         ({"repeat": 0}, "--repeat must be at least 1"),
-        ({"timeout_s": 0}, "--timeout more than 0"),
+        ({"timeout_s": 0}, "--timeout must be a number of seconds above 0"),
+        ({"timeout_s": float("inf")}, "at most 86400"),
+        ({"min_time_s": float("nan")}, "--min-time must be a number of seconds from 0 to 3600"),
     ],
 )
 def test_impossible_configurations(changes: dict[str, object], message: str) -> None:
