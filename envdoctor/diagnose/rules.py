@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from envdoctor.diagnose.advice import JETSON_WHEELS, Advice, InstallPlan, glibc_needed, plan_install
 from envdoctor.diagnose.archs import runs_on, sm, too_new_or_old
-from envdoctor.diagnose.build import TorchBuild, installed_torch, variant_of
+from envdoctor.diagnose.build import TorchBuild, installed_torch, local_tag, variant_of
 from envdoctor.diagnose.findings import Finding, Severity, worst_first
 from envdoctor.diagnose.machine import GpuRow, Machine, gpu_capabilities, machine_from_facts
 from envdoctor.facts import Facts
@@ -263,6 +263,8 @@ def companion_mismatch(ctx: Context) -> list[Finding]:
                 problems.append(f"{name} {dist.version} is paired with another torch; torch {torch_patch} "
                                 f"pairs with {name} {expected}")
             variant = variant_of(dist.version, ctx.kb.release(dist.version), ctx.machine)[0]
+            if local_tag(dist.version) is None and ctx.facts.origin.kind == "file":
+                variant = None  # untagged: PyPI's build or conda's, and a report does not say where it came from
             if variant and torch_variant and variant != torch_variant:
                 problems.append(f"{name} is built for {variant}, torch for {torch_variant}")
         error = ctx.facts.torch.companion_errors.get(name)

@@ -50,8 +50,8 @@ def system_rows(system: SystemFacts) -> list[Row]:
                      f"glibc {os_.glibc}" if os_.glibc else None, where])
     env = f"{py.env_kind} {py.env_path}" if py.env_path else py.env_kind
     pip = f"pip {py.pip_version}" if py.pip_version else "pip unknown" if "pip_version" in py.unknown else "no pip"
-    head = " ".join(filter(None, [py.version or "version unknown", py.implementation,
-                                  f"{py.bits}-bit" if py.bits else None, "free-threaded" if py.free_threaded else None]))
+    head = " ".join(filter(None, [py.version or "version unknown", py.implementation, f"{py.bits}-bit" if py.bits
+                                  else None, "free-threaded" if py.free_threaded else None]))
     py_line = _join([head, env if env != "unknown" else None, pip])
     cores = _join([f"{cpu.cores} cores" if cpu.cores else None, f"{cpu.threads} threads" if cpu.threads else None,
                    f"{cpu.usable_threads} usable"

@@ -71,3 +71,35 @@ def test_the_fix_for_an_unsupported_gpu_keeps_the_gpu() -> None:
     assert finding.command is not None and "+cpu" not in finding.command
     assert finding.command.startswith("python -m pip install torch==2.11.0+cu128 ")
     assert "sm_120" in finding.fix
+
+
+def test_an_untagged_companion_in_a_report_is_not_called_a_cpu_build() -> None:
+    from dataclasses import replace
+
+    from envdoctor.diagnose.rules import diagnose
+    from envdoctor.facts import Origin
+    from tests.helpers import facts_for
+
+    # Windows: PyPI's torchvision is a CPU build, but conda's and the PyTorch index's are not, untagged or not
+    probed = facts_for(torch="2.7.0+cu126", system="Windows", glibc=None, companions={"torchvision": "0.22.0"})
+    reported = replace(probed, origin=Origin(kind="file", hostname=None, path="report.txt"))
+    assert "companion-mismatch" in {f.id for f in diagnose(probed, KB)}  # where the probe saw pip's own record
+    assert "companion-mismatch" not in {f.id for f in diagnose(reported, KB)}
+
+
+def test_jetson_is_sent_to_nvidias_wheels_and_rosetta_to_a_native_python() -> None:
+    jetson = run_diagnosis(read_facts(str(CASES / "23_jetson-orin-nv2302-torch200-cuda-available.txt")), KB)
+    assert not {f.id for f in jetson.findings}
+    assert all(a.plan is None and "JetPack" in (a.not_planned or "") for _, a in jetson.advice)
+    rosetta = run_diagnosis(read_facts(str(CASES / "24_rosetta-x86_64-python-on-m2pro-torch260-macos153.txt")), KB)
+    assert [f.id for f in rosetta.findings] == ["rosetta"]  # not os-unsupported's "Intel Mac"
+    newest = rosetta.advice[0][1].plan
+    assert newest is not None and newest.variant == "pypi" and newest.torch.startswith("2.15")  # arm64's wheels
+
+
+def test_torchs_warning_names_the_drivers_cuda_when_the_report_does_not() -> None:
+    report = CASES / "25_driver470-vs-cu121-wheel-torch210-found-11040.txt"
+    (finding,) = [f for f in run_diagnosis(read_facts(str(report)), KB).findings if f.id == "driver-too-old"]
+    assert dict(finding.evidence)["driver"] == ("version unknown; supports CUDA 11.4 (torch's warning: found "
+                                                "version 11040)")
+    assert "found version 11040" in dict(finding.evidence)["torch warned"]
