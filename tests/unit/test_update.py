@@ -19,11 +19,13 @@ import pytest
 from envdoctor.cli import main
 from envdoctor.commands.update import UpdateOptions, run_update
 from envdoctor.diagnose.freshness import freshness_notes
+from envdoctor.diagnose.rules import diagnose
 from envdoctor.index.derive import platform_of, python_minor
 from envdoctor.index.fetch import Response, fetcher
 from envdoctor.index.pages import PageError, cuda_variant, parse_html, parse_metadata
 from envdoctor.knowledge import Knowledge
 from envdoctor.knowledge.overlay import OverlayError, cache_dir, read_overlay
+from tests.helpers import facts_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wheel_index"
 TORCH_PAGE = FIXTURES / "download.pytorch.org" / "whl" / "cu128" / "torch" / "index.html"
@@ -237,3 +239,11 @@ def test_only_the_index_fetcher_imports_urllib() -> None:
             if any(n.split(".")[0] in ("urllib", "http", "socket") and n != "urllib.parse" for n in names):
                 importers.add(source.relative_to(package).as_posix())
     assert importers <= {"index/fetch.py", "check.py"}  # check.py: socket.gethostname() only
+
+
+def test_a_finding_on_a_borrowed_arch_list_says_so() -> None:
+    merged = Knowledge(_new_release_overlay())
+    facts = facts_for(torch="2.99.0+cu130", driver="580.65.06", gpus=(("NVIDIA GeForce GTX 1080", (6, 1)),))
+    [finding] = [f for f in diagnose(facts, merged) if f.id == "gpu-arch-unsupported"]
+    evidence = dict(finding.evidence)["wheel architectures"]
+    assert f"borrowed from torch {Knowledge().releases[0].series}" in evidence
