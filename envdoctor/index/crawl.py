@@ -42,7 +42,12 @@ class IndexWheel:
 
     @property
     def variant(self) -> Optional[str]:
-        return self.wheel.variant or self.directory
+        """The local tag, else the variant directory it was listed in or its URL points into (an untagged macOS
+        wheel such as `/whl/cpu/torch-2.3.0-cp38-none-macosx_11_0_arm64.whl` on the all-variants page)."""
+        if self.wheel.variant or self.directory:
+            return self.wheel.variant or self.directory
+        parent = self.link.url.rsplit("/", 2)[-2] if self.link.url.count("/") >= 2 else ""
+        return parent if VARIANT.fullmatch(parent) else None
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,6 @@ def crawl(fetch: Fetch, index_url: str, pypi_url: Optional[str], since: Version)
     """Read the index (and PyPI unless `pypi_url` is None). FetchError on the first page that cannot be read."""
     listed = list_index(fetch, index_url)
     wheels = tuple(w for w in listed if w.wheel.project == "torch" and series_of(w.wheel.version) >= since)
-    gaps: list[str] = []
     requires_python: dict[str, str] = {}
     for release in sorted({w.wheel.version.public for w in wheels}, key=Version):
         served = [w.link for w in wheels if w.wheel.version.public == release and w.link.requires_python]
@@ -150,8 +154,6 @@ def crawl(fetch: Fetch, index_url: str, pypi_url: Optional[str], since: Version)
         metadata = _metadata(fetch, with_metadata[0]) if with_metadata else None
         if metadata and metadata.requires_python:
             requires_python[release] = metadata.requires_python
-        else:
-            gaps.append(f"torch {release}: Requires-Python not served by the index")
     companions: dict[str, dict[str, str]] = {}
     for project in COMPANIONS:
         links = [w.link for w in listed if w.wheel.project == project and w.link.metadata]
@@ -159,6 +161,12 @@ def crawl(fetch: Fetch, index_url: str, pypi_url: Optional[str], since: Version)
     pypi_default: dict[str, Optional[str]] = {}
     if pypi_url is not None:
         _read_pypi(fetch, pypi_url, since, requires_python, pypi_default, companions)
+    releases = sorted({w.wheel.version.public for w in wheels}, key=Version)
+    gaps = [f"torch {r}: Requires-Python served neither by the index nor by PyPI" for r in releases
+            if r not in requires_python]
+    if pypi_url is not None:
+        gaps += [f"torch {r}: PyPI's default variant unknown (no Linux x86_64 wheel metadata, or no CUDA runtime "
+                 "pin in it)" for r in releases if not pypi_default.get(r)]
     return Snapshot(index_url, pypi_url, str(since), wheels, requires_python, pypi_default, companions,
                     tuple(gaps))
 

@@ -84,7 +84,7 @@ def release_row(series: str, wheels: list[IndexWheel], snapshot: Snapshot) -> di
         "python": sorted((m for m in minors if not m.endswith("t")), key=_minor_key),
         "free_threaded": sorted((m for m in minors if m.endswith("t")), key=_minor_key),
         "cuda": [{"variant": v, "cuda": _cuda_version(v)} for v in variants if re.fullmatch(r"cu\d{2,3}", v)],
-        "rocm": [v[4:] for v in variants if v.startswith("rocm")],
+        "rocm": [v for v in variants if v.startswith("rocm")],
         "variants": variants,
         "platforms": platforms,
         "glibc": _floors(wheels, "linux"),

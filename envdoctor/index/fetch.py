@@ -10,6 +10,7 @@ import html
 import http.client
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 MAX_BYTES = 64 * 1024 * 1024  # a page bigger than this is not an index page
+CHUNK_BYTES = 256 * 1024
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
 
@@ -55,12 +57,19 @@ def fetcher(timeout_s: float) -> Fetch:
 
 def _read_http(url: str, accept: str, timeout_s: float) -> Optional[Response]:
     request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "envdoctor-update"})
+    deadline = time.monotonic() + timeout_s  # the socket timeout bounds each read; this bounds the whole page
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            data = response.read(MAX_BYTES + 1)
-            if len(data) > MAX_BYTES:
-                raise FetchError(f"{url}: larger than {MAX_BYTES // (1024 * 1024)} MiB, not an index page")
-            return Response(response.geturl(), response.headers.get("Content-Type", ""), data)
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := response.read(CHUNK_BYTES):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise FetchError(f"{url}: larger than {MAX_BYTES // (1024 * 1024)} MiB, not an index page")
+                if time.monotonic() > deadline:
+                    raise FetchError(f"{url}: not read completely within {timeout_s:g} s")
+            return Response(response.geturl(), response.headers.get("Content-Type", ""), b"".join(chunks))
     except urllib.error.HTTPError as exc:
         if exc.code in (404, 410):
             return None

@@ -90,7 +90,7 @@ def _merge_release(bundled: dict[str, Any], row: dict[str, Any]) -> None:
     # a variant the curated table does not list was seen on the index only: published, not known to be stable
     bundled.setdefault("cuda", []).extend({**c, "status": "published"} for c in row.get("cuda", [])
                                           if c["variant"] not in known)
-    bundled["rocm"] = sorted(set(bundled.get("rocm", [])) | set(row.get("rocm", [])), key=Version)
+    bundled["rocm"] = bundled.get("rocm", []) + [v for v in row.get("rocm", []) if v not in bundled.get("rocm", [])]
     listed = set(bundled.get("python", [])) | set(bundled.get("python_experimental", []))
     bundled["python"] = bundled.get("python", []) + [m for m in row.get("python", []) if m not in listed]
     bundled["platforms"] = bundled.get("platforms", []) + [p for p in row.get("platforms", [])

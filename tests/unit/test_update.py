@@ -23,7 +23,7 @@ from envdoctor.diagnose.rules import diagnose
 from envdoctor.index.derive import platform_of, python_minor
 from envdoctor.index.fetch import Response, fetcher
 from envdoctor.index.pages import PageError, cuda_variant, parse_html, parse_metadata
-from envdoctor.knowledge import Knowledge
+from envdoctor.knowledge import Knowledge, knowledge
 from envdoctor.knowledge.overlay import OverlayError, cache_dir, read_overlay
 from tests.helpers import facts_for
 
@@ -68,9 +68,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().do_GET()
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (the timeout test) is expected, not worth a traceback
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = _Server(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -110,7 +117,7 @@ def test_update_over_http_writes_the_overlay(server: str, cache: Path, capsys: p
     _assert_cu128_270(row)
     # the page advertises PEP 658 metadata under /whl/cu128/, which this server does not hold: unknown, said so
     assert "requires_python" not in row
-    assert overlay["gaps"] == ["torch 2.7.0: Requires-Python not served by the index"]
+    assert overlay["gaps"] == ["torch 2.7.0: Requires-Python served neither by the index nor by PyPI"]
     assert "knowledge overlay written to" in capsys.readouterr().out
 
 
@@ -131,7 +138,9 @@ def test_pypi_gives_requires_python_and_the_default_variant(server: str) -> None
 
     options = UpdateOptions(since="2.7", index_url=f"{server}/download.pytorch.org/whl/",
                             pypi_url="https://pypi.org/simple/")
-    [row] = run_update(options, local, date(2026, 12, 4))["releases"]
+    overlay = run_update(options, local, date(2026, 12, 4))
+    assert overlay["gaps"] == []
+    [row] = overlay["releases"]
     assert row["requires_python"] == ">=3.9.0"  # PyPI's torch 2.7.0 files
     assert row["pypi_default"] == "cu126"  # nvidia-cuda-runtime-cu12==12.6.77 in its manylinux x86_64 wheel
 
@@ -247,3 +256,31 @@ def test_a_finding_on_a_borrowed_arch_list_says_so() -> None:
     [finding] = [f for f in diagnose(facts, merged) if f.id == "gpu-arch-unsupported"]
     evidence = dict(finding.evidence)["wheel architectures"]
     assert f"borrowed from torch {Knowledge().releases[0].series}" in evidence
+
+
+@pytest.fixture
+def fresh_knowledge() -> Iterator[None]:
+    """`knowledge()` is cached per process: read the overlay of this test, and leave no merged tables behind."""
+    knowledge.cache_clear()
+    yield
+    knowledge.cache_clear()
+
+
+def test_other_commands_merge_the_overlay(cache: Path, fresh_knowledge: None,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["update", "--index-url", (FIXTURES / "download.pytorch.org" / "whl").as_uri() + "/", "--no-pypi",
+                 "--since", "2.7"]) == 0
+    assert knowledge().overlay_date == date.today().isoformat()
+    assert "3.13t" in knowledge().release("2.7.0").free_threaded  # type: ignore[union-attr]
+    capsys.readouterr()
+    assert main(["advise", "--python", "3.12", "--os", "linux", "--torch", "2.7"]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_malformed_overlay_is_one_line_for_every_command(cache: Path, fresh_knowledge: None,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    cache.mkdir()
+    (cache / "knowledge-overlay.json").write_text("{not json", encoding="utf-8")
+    assert main(["advise", "--python", "3.12", "--os", "linux"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "envdoctor update" in err and "knowledge-overlay.json" in err
