@@ -7,19 +7,17 @@ per torch release (Requires-Python) and per companion release (its torch pin), a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Optional
 
 from packaging.version import Version
 
 from envdoctor.index.fetch import JSON_ACCEPT, Fetch, FetchError
+from envdoctor.index.model import VARIANT, IndexWheel, Snapshot, series_of
 from envdoctor.index.pages import (
     CoreMetadata,
     Link,
     PageError,
-    Wheel,
     cuda_variant,
     parse_metadata,
     parse_page,
@@ -29,43 +27,8 @@ from envdoctor.index.pages import (
 
 PROJECTS = ("torch", "torchvision", "torchaudio")
 COMPANIONS = ("torchvision", "torchaudio")
-VARIANT = re.compile(r"cpu|cu\d{2,3}|rocm\d+(\.\d+)*|xpu")
 MAX_COMPANION_RELEASES = 12  # metadata files read per companion and source, newest first
 HTML_ACCEPT = "text/html"
-
-
-@dataclass(frozen=True)
-class IndexWheel:
-    wheel: Wheel
-    link: Link
-    directory: Optional[str]  # the variant directory it was listed under ("cpu" for an untagged macOS wheel)
-
-    @property
-    def variant(self) -> Optional[str]:
-        """The local tag, else the variant directory it was listed in or its URL points into (an untagged macOS
-        wheel such as `/whl/cpu/torch-2.3.0-cp38-none-macosx_11_0_arm64.whl` on the all-variants page)."""
-        if self.wheel.variant or self.directory:
-            return self.wheel.variant or self.directory
-        parent = self.link.url.rsplit("/", 2)[-2] if self.link.url.count("/") >= 2 else ""
-        return parent if VARIANT.fullmatch(parent) else None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything read, before any judgement."""
-
-    index_url: str
-    pypi_url: Optional[str]
-    since: str  # the oldest release series gathered
-    wheels: tuple[IndexWheel, ...]  # torch wheels of series >= since
-    requires_python: dict[str, str] = field(default_factory=dict)  # torch release → Requires-Python
-    pypi_default: dict[str, Optional[str]] = field(default_factory=dict)  # torch release → PyPI's variant
-    companions: dict[str, dict[str, str]] = field(default_factory=dict)  # project → {companion release: torch}
-    gaps: tuple[str, ...] = ()
-
-
-def series_of(version: Version) -> Version:
-    return Version(f"{version.major}.{version.minor}")
 
 
 def _join(base: str, *parts: str) -> str:

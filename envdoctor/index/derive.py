@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from packaging.version import Version
 
-from envdoctor.index.crawl import IndexWheel, Snapshot, series_of
+from envdoctor.index.model import IndexWheel, Snapshot, series_of
 
 OVERLAY_SCHEMA = "envdoctor-knowledge-overlay"
 OVERLAY_SCHEMA_VERSION = 1
