@@ -147,13 +147,15 @@ def parse_metadata(data: bytes) -> CoreMetadata:
                         requires_dist=tuple(str(v) for v in message.get_all("Requires-Dist") or ()))
 
 
-_RUNTIME = re.compile(r"nvidia-cuda-runtime(?:-cu\d+)?\s*(?:\(\s*)?==\s*(\d+)\.(\d+)")
+# torch up to 2.10 pinned `nvidia-cuda-runtime-cu12==12.8.90` (older metadata: `(==12.4.127)`); from the CUDA 13
+# default on, `cuda-toolkit[cublas,cudart,...]==13.0.2`
+_RUNTIME = re.compile(r"(?:nvidia-cuda-runtime(?:-cu\d+)?|cuda-toolkit(?:\[[^\]]*\])?)\s*(?:\(\s*)?==\s*(\d+)\.(\d+)")
 _TORCH_PIN = re.compile(r"torch\s*(?:\(\s*)?==\s*([0-9][0-9a-z.+]*)", re.IGNORECASE)
 
 
 def cuda_variant(requires_dist: tuple[str, ...]) -> Optional[str]:
-    """The CUDA variant a wheel's pins imply: `nvidia-cuda-runtime-cu12==12.8.90` → "cu128"; None without one
-    (a CPU wheel, or CUDA libraries not pinned as packages)."""
+    """The CUDA variant a wheel's pins imply: `nvidia-cuda-runtime-cu12==12.8.90` → "cu128",
+    `cuda-toolkit[cudart,...]==13.0.2` → "cu130"; None without one (a CPU wheel, or CUDA not pinned as packages)."""
     for requirement in requires_dist:
         match = _RUNTIME.match(requirement.strip())
         if match:

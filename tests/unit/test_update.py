@@ -186,6 +186,10 @@ def test_parsers_on_recorded_pages() -> None:
     with pytest.raises(PageError):
         parse_html("<html><body>" + TORCH_PAGE.read_text(encoding="utf-8") + "</body>", "x")
     assert cuda_variant(parse_metadata(PYPI_METADATA_270.read_bytes()).requires_dist) == "cu126"
+    # the CUDA 13 spelling: a line of torch-2.14.0+cu130-cp314-cp314-manylinux_2_28_x86_64.whl's METADATA, as quoted
+    # (read 2026-09-26) in a third-party test file (code index file id 69600657278)
+    assert cuda_variant(("cuda-toolkit[cublas,cudart,cufft,cufile,cupti,curand,cusolver,cusparse,nvjitlink,nvrtc,"
+                         "nvtx]==13.0.2",)) == "cu130"
     assert platform_of("macosx_14_0_arm64") == ("macos-arm64", "14.0")
     assert platform_of("manylinux2014_aarch64") == ("linux-aarch64", "2.17")
     assert platform_of("win_amd64") == ("windows-x86_64", None)
