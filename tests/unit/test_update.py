@@ -288,3 +288,16 @@ def test_a_malformed_overlay_is_one_line_for_every_command(cache: Path, fresh_kn
     assert main(["advise", "--python", "3.12", "--os", "linux"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "envdoctor update" in err and "knowledge-overlay.json" in err
+
+
+def test_an_unwritable_cache_or_a_missing_tree_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    tree = (FIXTURES / "download.pytorch.org" / "whl").as_uri() + "/"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(blocker))
+    assert main(["update", "--index-url", tree, "--no-pypi"]) == 2
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["update", "--index-url", (tmp_path / "nowhere").as_uri() + "/", "--no-pypi"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err and "not found" in err
