@@ -10,9 +10,7 @@ from typing import Any, Optional
 from packaging.version import Version
 
 from envdoctor.index.model import IndexWheel, Snapshot, series_of
-
-OVERLAY_SCHEMA = "envdoctor-knowledge-overlay"
-OVERLAY_SCHEMA_VERSION = 1
+from envdoctor.knowledge.overlay import OVERLAY_SCHEMA, OVERLAY_SCHEMA_VERSION
 
 # legacy manylinux tags → the glibc they promise (PEP 513, 571, 599)
 _LEGACY_MANYLINUX = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}

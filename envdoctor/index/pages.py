@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from html.parser import HTMLParser
 from typing import Any, Optional
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
@@ -126,10 +126,6 @@ def parse_wheel(name: str) -> Optional[Wheel]:
                  python=tuple(sorted({t.abi if t.abi.endswith("t") and t.abi.startswith("cp") else t.interpreter
                                       for t in tags})),
                  platforms=tuple(sorted({t.platform for t in tags})))
-
-
-def file_name(url: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True)

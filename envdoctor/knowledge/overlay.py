@@ -17,6 +17,7 @@ from packaging.version import Version
 CACHE_DIR_VAR = "ENVDOCTOR_CACHE_DIR"
 OVERLAY_NAME = "knowledge-overlay.json"
 OVERLAY_SCHEMA = "envdoctor-knowledge-overlay"
+OVERLAY_SCHEMA_VERSION = 1
 
 
 class OverlayError(Exception):
@@ -50,9 +51,9 @@ def read_overlay(path: Path) -> Optional[dict[str, Any]]:
     except ValueError as exc:
         raise OverlayError(f"the knowledge overlay {path} is not JSON ({exc})") from None
     if not isinstance(document, dict) or document.get("schema") != OVERLAY_SCHEMA \
-            or document.get("schema_version") != 1 or not isinstance(document.get("releases"), list) \
-            or not isinstance(document.get("valid_as_of"), str):
-        raise OverlayError(f"{path} is not an envdoctor knowledge overlay of schema version 1")
+            or document.get("schema_version") != OVERLAY_SCHEMA_VERSION \
+            or not isinstance(document.get("releases"), list) or not isinstance(document.get("valid_as_of"), str):
+        raise OverlayError(f"{path} is not an envdoctor knowledge overlay of schema version {OVERLAY_SCHEMA_VERSION}")
     return document
 
 
