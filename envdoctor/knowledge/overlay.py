@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Optional
 
@@ -54,6 +55,10 @@ def read_overlay(path: Path) -> Optional[dict[str, Any]]:
             or document.get("schema_version") != OVERLAY_SCHEMA_VERSION \
             or not isinstance(document.get("releases"), list) or not isinstance(document.get("valid_as_of"), str):
         raise OverlayError(f"{path} is not an envdoctor knowledge overlay of schema version {OVERLAY_SCHEMA_VERSION}")
+    try:
+        date.fromisoformat(document["valid_as_of"])  # the freshness notes count days from it
+    except ValueError:
+        raise OverlayError(f"{path}: valid_as_of {document['valid_as_of']!r} is not a date like 2026-12-04") from None
     return document
 
 

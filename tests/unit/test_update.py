@@ -224,6 +224,9 @@ def test_a_bad_overlay_is_refused(tmp_path: Path) -> None:
     path.write_text('{"schema": "something else"}', encoding="utf-8")
     with pytest.raises(OverlayError):
         read_overlay(path)
+    path.write_text(json.dumps({**_new_release_overlay(), "valid_as_of": "last week"}), encoding="utf-8")
+    with pytest.raises(OverlayError, match="not a date"):
+        read_overlay(path)
 
 
 def test_cache_dir_order() -> None:
