@@ -11,11 +11,11 @@ from typing import NoReturn, Optional
 
 from envdoctor import __version__
 from envdoctor.children import end_all
-from envdoctor.commands import advise, bench, check, compare
+from envdoctor.commands import advise, bench, check, compare, update
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.lifetime import describe, exit_code, stop_signals_raise
 
-COMMANDS = (check, advise, bench, compare)
+COMMANDS = (check, advise, bench, compare, update)
 
 
 class _Parser(argparse.ArgumentParser):

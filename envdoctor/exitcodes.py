@@ -8,7 +8,7 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     OK = 0  # the command did its work
     FINDINGS = 1  # check: an error finding (or, with --strict, a warning); advise: no release fits
-    USAGE = 2  # a bad flag, value or input file; nothing was done
+    USAGE = 2  # a bad flag, value or input file, an index page update cannot read; nothing was done
     OUTPUT = 3  # an output could not be written (bench: the results went to a fallback file it names)
     REGRESSION = 4  # compare, bench --baseline: a gate found a regression
     INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGHUP gives 129 and SIGTERM 143, 128 + the signal's number
@@ -19,7 +19,8 @@ exit codes:
   0    the command did its work (check: no error finding)
   1    check found an error (with --strict: an error or a warning); advise found no fitting release
   2    bad usage or input: an unknown flag, an invalid value, an unreadable file,
-       results that cannot be compared
+       results that cannot be compared; update: an index page that cannot be read
+       (the previous knowledge overlay is kept)
   3    an output could not be written (full disk, a directory, no permission); bench
        saves its results to a fallback file instead and names it
   4    compare, bench --baseline: a regression beyond a gate's threshold

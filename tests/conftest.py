@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import NO_CUDA_REASON, cuda_available
+
+# No test reads (or writes) the user's knowledge overlay: the cache directory is an empty one of the session's,
+# inherited by every envdoctor the tests start. Tests of `update` point it elsewhere themselves.
+os.environ["ENVDOCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="envdoctor-test-cache-")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
+from datetime import date
 from typing import Optional
 
+from envdoctor.diagnose.freshness import freshness_notes
 from envdoctor.exitcodes import UsageError
 from envdoctor.knowledge import Knowledge
 from envdoctor.probe.nvidia import DRIVER_OVERRIDE_VAR, driver_override_error
@@ -22,3 +25,10 @@ def check_driver_override() -> None:
     error = driver_override_error(os.environ.get(DRIVER_OVERRIDE_VAR, ""))
     if error is not None:
         raise UsageError(error)
+
+
+def print_freshness(kb: Knowledge, torch_version: Optional[str]) -> None:
+    """Say on standard error (so that --json output stays one document) when the knowledge base is behind the
+    installed torch or the calendar."""
+    for note in freshness_notes(torch_version, kb.releases[0].series, kb.knowledge_date, date.today()):
+        print(f"envdoctor: note: {note}", file=sys.stderr)

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Any, Optional
 
-from envdoctor.commands import require_release
+from envdoctor.commands import print_freshness, require_release
 from envdoctor.diagnose.advice import plan_install
 from envdoctor.diagnose.machine import Machine
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
@@ -92,4 +92,5 @@ def run(args: argparse.Namespace) -> int:
         if advice.plan is not None:  # without a plan, render_advice lists these reasons already
             for reason in advice.passed_over:
                 console.print(f"  passed over: {reason}", style="dim", markup=False)
+    print_freshness(kb, args.torch)
     return ExitCode.OK if advice.plan is not None else ExitCode.FINDINGS

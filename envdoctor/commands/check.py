@@ -9,7 +9,7 @@ from typing import Any
 
 from envdoctor.check import CheckOptions, run_check
 from envdoctor.children import MAX_TIMEOUT_S
-from envdoctor.commands import check_driver_override, require_release
+from envdoctor.commands import check_driver_override, print_freshness, require_release
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps(check_document(facts, diagnosis)))
     else:
         render_report(make_console(), facts, diagnosis)
+    print_freshness(kb, facts.torch.version or next((d.version for d in facts.packages.get("torch")), None))
     return exit_code(diagnosis, args.strict)
 
 

@@ -159,8 +159,10 @@ def wheel_archs(ctx: Context) -> tuple[Optional[tuple[str, ...]], str]:
     if build.variant and not ctx.machine.jetson:  # NVIDIA's Jetson builds are not the tables' wheels
         row = ctx.kb.archs(build.version, build.variant, ctx.machine.platform)
         if row:
+            borrowed = (f"; borrowed from torch {row.borrowed_from}: no list is known for this release yet, "
+                        "so this is the previous release's" if row.borrowed_from else "")
             return row.archs, (f"the knowledge base's list for {row.distribution} torch {row.torch} {build.variant} "
-                               f"on {row.platform}")
+                               f"on {row.platform}{borrowed}")
     return None, ""
 
 

@@ -17,6 +17,9 @@ from typing import Any, Optional, TypeVar
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from envdoctor.exitcodes import UsageError
+from envdoctor.knowledge.overlay import OverlayError, merge, overlay_path, read_overlay
+
 Capability = tuple[int, int]
 
 
@@ -43,6 +46,8 @@ class Release:
     torchvision: dict[str, str]  # torch patch → torchvision
     torchaudio: dict[str, str]
     lts_patches: tuple[str, ...] = ()  # published on a separate LTS index only: never planned
+    free_threaded: tuple[str, ...] = ()  # "3.13t": free-threaded CPython builds seen on the index (overlay only)
+    requires_python: Optional[str] = None  # the wheels' Requires-Python (overlay only)
 
     @property
     def latest(self) -> str:
@@ -58,6 +63,7 @@ class WheelArchs:
     platform: str  # "linux-x86_64", "windows-x86_64", "linux-aarch64" or "any"
     archs: tuple[str, ...]
     distribution: str  # "pip" (the wheels) or "conda" (PyTorch's conda channel, measured where pip lists are not)
+    borrowed_from: Optional[str] = None  # "2.14": no list is known for this release; this is that release's list
 
 
 @dataclass(frozen=True)
@@ -137,17 +143,20 @@ def _capability(text: str) -> Capability:
     return int(major), int(minor)
 
 
-class Knowledge:
-    """Every table, loaded once. `valid_as_of` is the oldest date among the files."""
+TABLES = ("torch_releases.json", "cuda_drivers.json", "wheel_archs.json", "gpus.json", "platforms.json",
+          "error_signatures.json", "peak_flops.json")
 
-    def __init__(self) -> None:
-        releases = _load("torch_releases.json")
-        drivers = _load("cuda_drivers.json")
-        archs = _load("wheel_archs.json")
-        gpus = _load("gpus.json")
-        platforms = _load("platforms.json")
-        signatures = _load("error_signatures.json")
-        peaks = _load("peak_flops.json")
+
+class Knowledge:
+    """Every table, loaded once. `valid_as_of` is the oldest date among the bundled files; `overlay_date` the date
+    of the overlay `envdoctor update` wrote, merged over them (None without one)."""
+
+    def __init__(self, overlay: Optional[dict[str, Any]] = None) -> None:
+        tables = {name: _load(name) for name in TABLES}
+        if overlay is not None:
+            tables = merge(tables, overlay)
+        self.overlay_date: Optional[str] = overlay["valid_as_of"] if overlay is not None else None
+        releases, drivers, archs, gpus, platforms, signatures, peaks = (tables[name] for name in TABLES)
         self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures,
                                                           peaks))
         self._peak_models = _peak_index(peaks["devices"])
@@ -157,7 +166,8 @@ class Knowledge:
         self.driver_branches = tuple(DriverBranch(b["branch"], b["designation"], b["eol"], int(b["cuda_major"]))
                                      for b in drivers.get("branches", []))
         self.wheel_archs = tuple(WheelArchs(_spec(w["torch"]), w["variant"], w["platform"], tuple(w["archs"]),
-                                            w.get("distribution", "pip")) for w in archs["wheels"])
+                                            w.get("distribution", "pip"), w.get("borrowed_from"))
+                                 for w in archs["wheels"])
         self.exact_arch_devices = frozenset(_capability(c) for c in archs["binary_compatibility"]["exceptions"])
         self.gpus = tuple(GpuModel(g["name"], tuple(m.lower() for m in g["match"]), _capability(g["capability"]))
                           for g in gpus["gpus"])
@@ -182,11 +192,18 @@ class Knowledge:
             torchvision=dict(r.get("torchvision", {})),
             torchaudio=dict(r.get("torchaudio", {})),
             lts_patches=tuple(r.get("lts_patches", [])),
+            free_threaded=tuple(r.get("free_threaded", [])),
+            requires_python=r.get("requires_python"),
         )
 
     @staticmethod
     def _ranged(rows: list[dict[str, Any]], key: str) -> tuple[RangedValue, ...]:
         return tuple(RangedValue(_spec(row["torch"]), row.get("arch"), row[key]) for row in rows)
+
+    @property
+    def knowledge_date(self) -> str:
+        """How fresh the knowledge is: the overlay's date, else the bundled tables'."""
+        return self.overlay_date or self.valid_as_of
 
     # Lookups -----------------------------------------------------------------------------------------------
 
@@ -313,4 +330,13 @@ def _cuda_key_matches(key: str, cuda: Version) -> bool:
 
 @lru_cache(maxsize=1)
 def knowledge() -> Knowledge:
-    return Knowledge()
+    """The bundled tables with the user's overlay (see `envdoctor update`) merged in; an unreadable overlay is
+    a usage error naming the file."""
+    path = overlay_path()
+    try:
+        return Knowledge(read_overlay(path))
+    except OverlayError as exc:
+        raise UsageError(f"{exc}; run 'envdoctor update' or delete the file") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"the knowledge overlay {path} has a malformed row ({exc.__class__.__name__}: {exc}); "
+                         "run 'envdoctor update' or delete the file") from None
