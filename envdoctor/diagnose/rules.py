@@ -324,10 +324,15 @@ def os_unsupported(ctx: Context) -> list[Finding]:
     findings = []
     if machine.os == "macos" and not machine.rosetta:  # under Rosetta, the rosetta finding says it
         if machine.platform not in build.release.platforms and build.release.platforms:
+            apple = ctx.facts.accelerators.apple
+            known_intel = apple is not None and apple.rosetta is False and not apple.apple_silicon
+            fix = ("Intel Macs are limited to torch 2.2 and older." if known_intel else
+                   "An x86_64 Python on macOS is limited to torch 2.2 and older; on Apple silicon (the hardware is "
+                   "not known here), a native arm64 Python gets the newest.")
             findings.append(Finding("os-unsupported", Severity.ERROR,
                                     f"torch {build.release.series} has no wheels for {machine.platform}",
                                     (("platform", machine.platform), ("torch", build.version)),
-                                    "Intel Macs are limited to torch 2.2 and older.", ctx.fix_command(None)))
+                                    fix, ctx.fix_command(None)))
         macos = version_or_none(machine.macos_version)
         needed = kb.ranged(kb.mps_min_macos, build.version)
         if macos is not None and needed and machine.arch in ("arm64", "aarch64") and macos < Version(needed):

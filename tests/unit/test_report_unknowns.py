@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import run_diagnosis
+from envdoctor.diagnose.rules import diagnose
 from envdoctor.importers import read_facts
+from envdoctor.importers.collect_env import facts_from_report
 from envdoctor.knowledge import knowledge
 
 CASES = Path(__file__).parent.parent / "fixtures" / "collect_env"
@@ -76,7 +81,6 @@ def test_the_fix_for_an_unsupported_gpu_keeps_the_gpu() -> None:
 def test_an_untagged_companion_in_a_report_is_not_called_a_cpu_build() -> None:
     from dataclasses import replace
 
-    from envdoctor.diagnose.rules import diagnose
     from envdoctor.facts import Origin
     from tests.helpers import facts_for
 
@@ -103,3 +107,24 @@ def test_torchs_warning_names_the_drivers_cuda_when_the_report_does_not() -> Non
     assert dict(finding.evidence)["driver"] == ("version unknown; supports CUDA 11.4 (torch's warning: found "
                                                 "version 11040)")
     assert "found version 11040" in dict(finding.evidence)["torch warned"]
+
+
+# A later line can only add knowledge: where the Rosetta report is cut before "CPU: Apple M2 Pro", its x86_64
+# interpreter has no wheels (os-unsupported); the whole report shows why (rosetta).
+SAME_CAUSE = {"os-unsupported": "rosetta"}
+
+
+@pytest.mark.parametrize("report", sorted(CASES.glob("*.txt")), ids=lambda p: p.stem[:30])
+def test_no_finding_rests_on_what_a_cut_report_leaves_out(report: Path) -> None:
+    """Cut at every line, a report never gets an error or warning that the whole report does not."""
+    text = report.read_text()
+    whole = {f.id for f in diagnose(facts_from_report(text, "whole"), KB) if f.severity >= Severity.WARNING}
+    lines = text.splitlines(keepends=True)
+    for end in range(1, len(lines)):
+        try:
+            facts = facts_from_report("".join(lines[:end]), "cut")
+        except ValueError:  # too little left to be a report
+            continue
+        cut = {f.id for f in diagnose(facts, KB) if f.severity >= Severity.WARNING}
+        extra = {i for i in cut - whole if SAME_CAUSE.get(i) not in whole}
+        assert not extra, f"cut after line {end}: {extra}"
