@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from envdoctor.probe.accelerators import probe_accelerators
 from tests.helpers import fixture_text, make_host
 
@@ -53,3 +55,14 @@ def test_rocm_version_without_rocminfo(fake_root: Path) -> None:
 def test_nothing_on_a_plain_machine(fake_root: Path) -> None:
     facts = probe_accelerators(make_host(fake_root, env={"PATH": "/usr/bin"}))
     assert (facts.pci_gpus, facts.rocm, facts.apple, facts.intel) == ((), None, None, None)
+
+
+def test_rosetta_is_read_from_sysctl(fake_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sysctl -n sysctl.proc_translated` prints 1 in a process Rosetta 2 translates, 0 in a native one; Intel Macs
+    # have no such key (Apple, "About the Rosetta translation environment").
+    monkeypatch.setattr("envdoctor.probe.accelerators.platform.machine", lambda: "x86_64")
+    translated = make_host(fake_root, system="Darwin", answers={("sysctl", "-n", "sysctl.proc_translated"): "1\n"})
+    apple = probe_accelerators(translated).apple
+    assert apple is not None and (apple.apple_silicon, apple.rosetta) == (True, True)
+    intel = probe_accelerators(make_host(fake_root, system="Darwin")).apple
+    assert intel is not None and (intel.apple_silicon, intel.rosetta) == (False, False)
