@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from typing import Optional
 
@@ -32,3 +34,18 @@ def print_freshness(kb: Knowledge, torch_version: Optional[str]) -> None:
     installed torch or the calendar."""
     for note in freshness_notes(torch_version, kb.releases[0].series, kb.knowledge_date, date.today()):
         print(f"envdoctor: note: {note}", file=sys.stderr)
+
+
+def seconds(limit: float) -> Callable[[str], float]:
+    """argparse type for a timeout: a number of seconds above 0 and at most `limit` (NaN and inf fail)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not 0 < value <= limit:  # written so that NaN fails too
+            raise argparse.ArgumentTypeError(f"must be above 0 and at most {limit:g} seconds: {text!r}")
+        return value
+
+    return parse

@@ -9,7 +9,7 @@ from typing import Any
 
 from envdoctor.check import CheckOptions, run_check
 from envdoctor.children import MAX_TIMEOUT_S
-from envdoctor.commands import check_driver_override, print_freshness, require_release
+from envdoctor.commands import check_driver_override, print_freshness, require_release, seconds
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
@@ -21,17 +21,6 @@ from envdoctor.probe.torch_runtime import DEFAULT_TIMEOUT_S
 from envdoctor.render.console import make_console, status
 from envdoctor.render.json_doc import check_document, dumps
 from envdoctor.render.report import render_report
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type for a timeout."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= MAX_TIMEOUT_S:  # written so that NaN fails too
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_TIMEOUT_S:g} seconds (a day): {text!r}")
-    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -56,7 +45,7 @@ def add_parser(sub: Any) -> None:
                              "and (2+ GPUs) an NCCL all-reduce on every device, each in its own child process")
     parser.add_argument("--torch", metavar="RELEASE",
                         help="advise on this torch release (e.g. 2.8) instead of the newest")
-    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds(MAX_TIMEOUT_S), default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"how long the torch import may take (default {DEFAULT_TIMEOUT_S:g})")
     parser.set_defaults(run=run)
 

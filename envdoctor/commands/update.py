@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from packaging.version import InvalidVersion, Version
 
+from envdoctor.commands import seconds
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.index.crawl import crawl
 from envdoctor.index.derive import overlay_document
@@ -54,16 +55,6 @@ def run_update(options: UpdateOptions, fetch: Fetch, today: date) -> dict[str, A
     return overlay_document(snapshot, today.isoformat())
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= MAX_TIMEOUT_S:  # written so that NaN fails too
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_TIMEOUT_S:g} seconds: {text!r}")
-    return value
-
-
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "update",
@@ -83,7 +74,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--no-pypi", action="store_true", help="do not read PyPI (a mirror without it)")
     parser.add_argument("--since", metavar="RELEASE",
                         help="gather releases from this series on (default: the newest series bundled)")
-    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds(MAX_TIMEOUT_S), default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"per request (default {DEFAULT_TIMEOUT_S:g}, at most {MAX_TIMEOUT_S:g})")
     parser.add_argument("--json", action="store_true", help="print the overlay written")
     parser.set_defaults(run=run)

@@ -10,7 +10,7 @@ import pytest
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import run_diagnosis
 from envdoctor.diagnose.rules import diagnose
-from envdoctor.facts import DeepResult, Distribution, Facts, LibraryDir, ModuleConflict, PciGpu, TorchRuntime
+from envdoctor.facts import AppleInfo, DeepResult, Distribution, Facts, LibraryDir, ModuleConflict, PciGpu, TorchRuntime
 from envdoctor.knowledge import knowledge
 from tests.helpers import facts_for
 
@@ -24,6 +24,12 @@ NVJITLINK_ERROR = ("Traceback (most recent call last):\n  File \"<string>\", lin
 
 def healthy(**changes: object) -> Facts:
     return facts_for(**{**HEALTHY, **changes})  # type: ignore[arg-type]
+
+
+def mac(arch: str, rosetta: bool) -> Facts:
+    """torch 2.2.2 on an Apple silicon Mac, from an interpreter of `arch` (x86_64 under Rosetta, or native)."""
+    facts = facts_for(torch="2.2.2", companions={}, driver=None, gpus=(), system="Darwin", arch=arch, glibc=None)
+    return replace(facts, accelerators=replace(facts.accelerators, apple=AppleInfo(True, "15.3", rosetta=rosetta)))
 
 
 def with_torch(facts: Facts, **changes: object) -> Facts:
@@ -64,6 +70,7 @@ SCENARIOS: dict[str, tuple[Callable[[], Facts], Callable[[], Facts], Severity]] 
                                                                               driver=None), Severity.WARNING),
     "companion-mismatch": (lambda: healthy(companions={"torchvision": "0.20.1+cu124"}), healthy, Severity.ERROR),
     "python-unsupported": (lambda: healthy(python="3.13.1"), healthy, Severity.WARNING),
+    "rosetta": (lambda: mac(arch="x86_64", rosetta=True), lambda: mac(arch="arm64", rosetta=False), Severity.WARNING),
     # torch that imports proves its glibc floor is met, so the glibc check judges torch not imported
     "os-unsupported": (lambda: healthy(torch="2.7.1+cu126", companions={}, glibc="2.17", imported=False),
                        lambda: healthy(torch="2.7.1+cu126", companions={}, glibc="2.28", imported=False),
