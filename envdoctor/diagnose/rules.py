@@ -377,7 +377,8 @@ def toolkit_mismatch(ctx: Context) -> list[Finding]:
         return []
     return [Finding("toolkit-mismatch", Severity.WARNING,
                     f"nvcc is CUDA {nvcc}, torch was built with CUDA {build.cuda}: C++/CUDA extension builds will fail",
-                    (("nvcc", f"{nvcc} at {ctx.facts.toolkit.nvcc_path}"), ("torch built with CUDA", build.cuda)),
+                    (("nvcc", nvcc + (f" at {ctx.facts.toolkit.nvcc_path}" if ctx.facts.toolkit.nvcc_path else "")),
+                     ("torch built with CUDA", build.cuda)),
                     f"Install CUDA toolkit {build.cuda} for extension builds (set CUDA_HOME to it), or a torch "
                     f"built for CUDA {nvcc.split('.')[0]}.x.")]
 

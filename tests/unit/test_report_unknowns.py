@@ -128,3 +128,14 @@ def test_no_finding_rests_on_what_a_cut_report_leaves_out(report: Path) -> None:
         cut = {f.id for f in diagnose(facts, KB) if f.severity >= Severity.WARNING}
         extra = {i for i in cut - whole if SAME_CAUSE.get(i) not in whole}
         assert not extra, f"cut after line {end}: {extra}"
+
+
+@pytest.mark.parametrize("report", sorted(CASES.glob("*.txt")), ids=lambda p: p.stem[:30])
+def test_the_report_has_no_placeholders(report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown says "unknown" and why, never "None", "?" or an empty slot."""
+    from envdoctor.cli import main
+
+    main(["check", "--from", str(report)])
+    text = capsys.readouterr().out.replace("torch.version.cuda is None", "")  # the attribute's value, quoted
+    assert "None" not in text and "?" not in text.replace("(cut short?)", "")
+    assert "unknown model" not in text and "no pip" not in text
