@@ -6,7 +6,6 @@ Merging is pure (tables in, tables out) and works on the raw JSON rows, before `
 from __future__ import annotations
 
 import copy
-import json
 import os
 from datetime import date
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any, Optional
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+from envdoctor.plain import parse_json
 
 CACHE_DIR_VAR = "ENVDOCTOR_CACHE_DIR"
 OVERLAY_NAME = "knowledge-overlay.json"
@@ -48,9 +49,9 @@ def read_overlay(path: Path) -> Optional[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise OverlayError(f"cannot read the knowledge overlay {path}: {exc}") from None
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except ValueError as exc:
-        raise OverlayError(f"the knowledge overlay {path} is not JSON ({exc})") from None
+        raise OverlayError(f"the knowledge overlay {path} is {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != OVERLAY_SCHEMA \
             or document.get("schema_version") != OVERLAY_SCHEMA_VERSION \
             or not isinstance(document.get("releases"), list) or not isinstance(document.get("valid_as_of"), str):
