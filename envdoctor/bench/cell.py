@@ -72,6 +72,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
 
     import torch
 
+    from envdoctor.bench.contention import CpuWatch
     from envdoctor.bench.sampler import GpuSampler
     from envdoctor.bench.timer import synchronize, time_steps
     from envdoctor.bench.workloads import (
@@ -133,7 +134,9 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats(device)
     sampler = GpuSampler(spec.gpu_uuid, spec.gpu_bus_id) if device.type == "cuda" else None
     with sampler if sampler is not None else contextlib.nullcontext():
+        watch = CpuWatch()
         window = time_steps(step, device, spec.min_steps, spec.min_time_s)
+        share = watch.stop()
     finite = bool(torch.stack(window.outputs).float().isfinite().all().item())
 
     memory: dict[str, Optional[int]] = {"peak_allocated_bytes": None, "peak_reserved_bytes": None}
@@ -160,6 +163,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "settings": _settings(torch, spec, device),
         "gpu_window": sampler.result() if sampler is not None else None,
+        "cpu_share": share.plain() if share is not None else None,
         **memory,
     }
 

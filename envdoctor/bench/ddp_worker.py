@@ -52,6 +52,7 @@ def train(spec: CellSpec, device: Any, rank: int, world: int) -> dict[str, Any]:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
+    from envdoctor.bench.contention import CpuWatch
     from envdoctor.bench.timer import MAX_TIMED_STEPS, synchronize, time_steps
     from envdoctor.bench.workloads import build, grad_scaler, optimizer, training_step
 
@@ -74,11 +75,14 @@ def train(spec: CellSpec, device: Any, rank: int, world: int) -> dict[str, Any]:
     synchronize(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    watch = CpuWatch()  # the ranks share one process group: only processes outside it count
     window = time_steps(step, device, steps=steps)
+    share = watch.stop()
     memory = int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
     gathered: list[Any] = [None] * world
     dist.all_gather_object(gathered, {"times": window.step_times_s, "window_s": window.window_s,
-                                      "peak_allocated_bytes": memory})
+                                      "peak_allocated_bytes": memory,
+                                      "cpu_share": share.plain() if share is not None else None})
     return {"status": "ok", "ranks": gathered, "samples_per_step": work.samples_per_step,
             "tokens_per_step": work.tokens_per_step}
 

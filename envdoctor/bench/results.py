@@ -10,7 +10,10 @@ from typing import Any, Optional
 from envdoctor.plain import to_plain
 
 BENCH_SCHEMA = "envdoctor.bench"
-BENCH_SCHEMA_VERSION = 1
+# 2: a DDP cell's round is one launch (its ranks' steps pooled), where 1 counted a round per rank; cells record
+# other processes' CPU use per round (cpu_shares). Version 1 documents are still read (results/load.py).
+BENCH_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -73,6 +76,7 @@ class CellResult:
     loss_check: Optional[dict[str, Any]] = None
     settings: dict[str, Any] = field(default_factory=dict)
     gpu_windows: list[dict[str, Any]] = field(default_factory=list)  # per round: SM clocks, throttling, other processes
+    cpu_shares: list[dict[str, Any]] = field(default_factory=list)  # per round: other processes' CPU use (contention)
     device_name: Optional[str] = None
     # DDP cells: one process per rank, each with its own batch (weak scaling)
     world_size: Optional[int] = None
@@ -87,7 +91,7 @@ class CellResult:
         return f"{self.workload}/{self.mode}/{self.device}"
 
     def rounds(self) -> list[list[float]]:
-        """The raw step times split by round (a DDP cell's rounds are its ranks)."""
+        """The raw step times split by round: one launch (a DDP round pools its ranks' steps)."""
         rounds, start = [], 0
         for count in self.round_step_counts or [len(self.step_times_s)]:
             rounds.append(self.step_times_s[start:start + count])
@@ -98,6 +102,18 @@ class CellResult:
     def total_samples_per_s(self) -> Optional[float]:
         """The cell's whole throughput: every rank's together for a DDP cell."""
         return self.global_samples_per_s if self.global_samples_per_s is not None else self.samples_per_s
+
+    @property
+    def contended(self) -> Optional[str]:
+        """Why the machine was busy during a round, from the first round that was; None when none was (or no
+        round was watched)."""
+        for share in self.cpu_shares:
+            if share.get("contended"):
+                return f"other processes used {share['other_cores']:.2g} of {share['cpus']} cores"
+        for window in self.gpu_windows:
+            if window.get("other_processes"):
+                return f"other processes ran on the GPU: {', '.join(map(str, window['other_processes']))}"
+        return None
 
     @property
     def peak_memory_bytes(self) -> Optional[int]:

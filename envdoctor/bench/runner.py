@@ -154,9 +154,12 @@ class BenchRun:
                          "visible_devices": plan.visible_devices, "rank0_device": plan.gpu.name if plan.gpu else None}
         for rank in ranks:
             cell.step_times_s.extend(rank["times"])
-            cell.round_step_counts.append(len(rank["times"]))
             cell.per_rank_medians_s.append(StepStats.of(rank["times"]).median_s)
             cell.per_rank_peak_allocated_bytes.append(rank.get("peak_allocated_bytes"))
+        cell.round_step_counts.append(sum(len(rank["times"]) for rank in ranks))  # a round is one launch
+        shares = [r["cpu_share"] for r in ranks if r.get("cpu_share")]
+        if shares:  # every rank watched the same machine: the busiest view stands for the launch
+            cell.cpu_shares.append(max(shares, key=lambda s: s["other_cores"]))
         cell.stats = StepStats.of(cell.step_times_s)
         median = quantile(sorted(cell.per_rank_medians_s), 0.5)
         cell.round_medians_s.append(median)
@@ -185,6 +188,8 @@ class BenchRun:
         cell.window_s.append(raw["window_s"])
         if raw.get("gpu_window") is not None:
             cell.gpu_windows.append(raw["gpu_window"])
+        if raw.get("cpu_share") is not None:
+            cell.cpu_shares.append(raw["cpu_share"])
         stats = cell.stats = StepStats.of(cell.step_times_s)
         if first_round:
             cell.flops_per_step = raw.get("flops_per_step")

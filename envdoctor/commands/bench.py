@@ -26,12 +26,16 @@ from envdoctor.importers import ReportError, read_check_document
 from envdoctor.knowledge import knowledge
 from envdoctor.lifetime import describe, exit_code
 from envdoctor.outputs import Output, fallback_write, prepared
+from envdoctor.plain import to_plain
 from envdoctor.render.bench_plan import render_plan
-from envdoctor.render.bench_table import bench_progress, render_bench, render_sweeps
+from envdoctor.render.bench_table import bench_progress, render_bench, render_noise, render_sweeps
 from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console, status
 from envdoctor.render.json_doc import dumps
 from envdoctor.results.load import BenchResults
+from envdoctor.results.noise import cell_noise, machine_gate
 from envdoctor.results.pytest_benchmark import export
+
+GATED_ROUNDS = 3  # a gated run's default rounds: the fewest that show between-process noise
 
 
 def _list(text: str) -> list[str]:
@@ -57,7 +61,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--compile-mode", choices=COMPILE_MODES, default="default")
     parser.add_argument("--amp", action="store_true", help="add autocast cells (and compile+AMP with --compile)")
     parser.add_argument("--amp-dtype", choices=AMP_DTYPES, help="default: bfloat16 where supported, else float16")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds of every cell (default 1)")
+    parser.add_argument("--repeat", type=int, metavar="N",
+                        help=f"rounds of every cell, each in a fresh process, interleaved (default 1; "
+                             f"{GATED_ROUNDS} with --baseline or --save-baseline, so that the gate sees this machine's "
+                             "run-to-run noise)")
+    parser.add_argument("--noise", type=int, metavar="N",
+                        help="measure this machine's run-to-run noise: every cell N times (at least 3), each in a "
+                             "fresh process, and report the smallest gate it can hold (run once per runner type)")
     parser.add_argument("--min-time", type=float, default=1.0, metavar="SECONDS",
                         help="least measured time per cell and round (default 1)")
     parser.add_argument("--warmup", type=int, default=3, metavar="STEPS", help="warm-up steps (default 3)")
@@ -92,7 +102,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     try:
         return BenchConfig(workloads=tuple(args.workload), devices=tuple(args.device) if args.device else None,
                            preset=args.preset, compile=args.compile, amp=args.amp, compile_mode=args.compile_mode,
-                           amp_dtype=args.amp_dtype, repeat=args.repeat, min_time_s=args.min_time,
+                           amp_dtype=args.amp_dtype, min_time_s=args.min_time,
+                           repeat=args.noise or args.repeat or (GATED_ROUNDS if args.baseline or args.save_baseline
+                                                                else 1),
                            warmup_steps=args.warmup, timeout_s=args.timeout, auto_batch=args.auto_batch,
                            ddp=args.ddp, nproc=args.nproc, nnodes=args.nnodes, node_rank=args.node_rank,
                            rdzv_endpoint=args.rdzv_endpoint)
@@ -123,6 +135,13 @@ def _refuse_impossible(args: argparse.Namespace) -> None:
             raise UsageError(f"--dry-run runs nothing, so {', '.join(given)} would have nothing to write or compare")
     if args.baseline is None and (args.markdown or args.plot):
         raise UsageError("--markdown and --plot report a comparison, so they need --baseline")
+    if args.noise is not None:
+        if args.noise < 3:
+            raise UsageError(f"--noise {args.noise}: at least 3 rounds are needed to see run-to-run noise")
+        clashing = [flag for flag, value in (("--repeat", args.repeat), ("--baseline", args.baseline),
+                                             ("--save-baseline", args.save_baseline)) if value]
+        if clashing:
+            raise UsageError(f"--noise measures the machine, so it takes no {', '.join(clashing)}")
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, Optional[Path]]]:
@@ -169,7 +188,11 @@ def _run(args: argparse.Namespace, config: BenchConfig, baseline: Optional[Bench
     results = ResultsFiles(outputs)
 
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
-        return bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)
+        doc = bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)
+        if args.noise:
+            noises = [cell_noise(c) for c in bench.cells if c.status == "ok"]
+            doc["noise"] = {"cells": [to_plain(n) for n in noises], "gate": machine_gate(noises)}
+        return doc
 
     stop: Optional[KeyboardInterrupt] = None
     with bench_progress(bench.total) as advance:
@@ -258,6 +281,9 @@ def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[Swee
     console = make_console(pipe_width=WIDE_PIPE_WIDTH)
     render_bench(console, cells, title)
     render_sweeps(console, sweeps)
+    if args.noise:
+        noises = [cell_noise(c) for c in cells if c.status == "ok"]
+        render_noise(console, noises, machine_gate(noises))
     if args.output is not None:
         make_console().print(f"results: {args.output}", highlight=False)
 

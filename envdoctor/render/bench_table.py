@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from envdoctor.bench.results import CellResult, SweepResult
+from envdoctor.results.noise import CellNoise
 
 _STATUS_STYLE = {"ok": "green", "skipped": "dim"}
 
@@ -98,3 +99,19 @@ def render_sweeps(console: Console, sweeps: Sequence[SweepResult]) -> None:
         for gpu in sweep.topology:
             console.print(Text(f"{gpu['device']} {gpu['name']} (NVML #{gpu['nvml_index']}): NVLink links "
                                f"{gpu['nvlink_active_links']}, PCIe {gpu['pcie']}"))
+
+
+def render_noise(console: Console, cells: Sequence[CellNoise], gate: Optional[float]) -> None:
+    """`bench --noise`: each cell's spread across rounds and the smallest gate it can hold."""
+    table = Table(title="Run-to-run noise on this machine (each round a fresh process)", title_justify="left",
+                  title_style="bold", pad_edge=False)
+    for header in ("cell", "rounds", "spread", "smallest gate", "busy rounds"):
+        table.add_column(header, justify="left" if header == "cell" else "right", no_wrap=True)
+    for cell in cells:
+        table.add_row(cell.key, str(cell.rounds), f"{cell.spread:.0%}" if cell.spread is not None else "-",
+                      f"{cell.gate:.0%}" if cell.gate is not None else "-", str(cell.contended_rounds))
+    console.print(table)
+    if gate is not None:
+        console.print(Text(f"this machine can gate samples_per_s at {gate:.0%} (95% of pairs of identical rounds "
+                           f"stay within it){'' if gate <= 0.05 else ', not 5%'}: --gate samples_per_s:"
+                           f"{gate * 100:.0f}%", style="bold"), soft_wrap=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.bench.results import BENCH_SCHEMA, BENCH_SCHEMA_VERSION, CellResult
+from envdoctor.bench.results import BENCH_SCHEMA, READABLE_SCHEMA_VERSIONS, CellResult
 from envdoctor.plain import from_plain, parse_json
 
 
@@ -72,9 +72,10 @@ def load_results(path: str) -> BenchResults:
         raise ResultsError(f"{path}: {exc}") from None
     if not isinstance(document, dict) or document.get("schema") != BENCH_SCHEMA:
         raise ResultsError(f"{path} is not an envdoctor bench results document (no \"schema\": \"{BENCH_SCHEMA}\")")
-    if document.get("schema_version") != BENCH_SCHEMA_VERSION:
-        raise ResultsError(f"{path} has schema version {document.get('schema_version')}; this envdoctor reads "
-                           f"version {BENCH_SCHEMA_VERSION}")
+    version = document.get("schema_version")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise ResultsError(f"{path} has schema version {version}; this envdoctor reads versions "
+                           f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}")
     cells = document.get("cells")
     if not isinstance(cells, list):
         raise ResultsError(f"{path} has no list of cells")
@@ -83,5 +84,17 @@ def load_results(path: str) -> BenchResults:
             raise ResultsError(f"{path}: {name} should be an object, not {type(document[name]).__name__}")
     if not isinstance(document.get("config", {}).get("presets", {}), (dict, type(None))):
         raise ResultsError(f"{path}: config.presets should be an object")
-    return BenchResults(path, dict(document.get("fingerprint") or {}), dict(document.get("config") or {}),
-                        tuple(_cell(c, i) for i, c in enumerate(cells)))
+    results = tuple(_cell(c, i) for i, c in enumerate(cells))
+    if version == 1:
+        results = tuple(_launches(c) for c in results)
+    return BenchResults(path, dict(document.get("fingerprint") or {}), dict(document.get("config") or {}), results)
+
+
+def _launches(cell: CellResult) -> CellResult:
+    """A version-1 DDP cell counted a round per rank; version 2 counts one per launch, its ranks' steps pooled."""
+    world, launches = cell.world_size, len(cell.round_medians_s)
+    if not world or not launches or len(cell.round_step_counts) != world * launches:
+        return cell
+    counts = cell.round_step_counts
+    cell.round_step_counts = [sum(counts[i * world:(i + 1) * world]) for i in range(launches)]
+    return cell
