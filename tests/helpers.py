@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from envdoctor.facts import (
     AcceleratorFacts,
@@ -162,3 +163,17 @@ def facts_for(torch: Optional[str] = "2.4.1+cu121", imported: bool = True, drive
                     packages=replace(base.packages, distributions=tuple(dists)),
                     toolkit=replace(base.toolkit, library_dirs=(), nvcc_version=None, nvcc_path=None))
     return replace(facts, **changes)  # type: ignore[arg-type]
+
+
+THREE_ROUNDS = FIXTURES / "results" / "cpu-mlp-3rounds-v2.json"  # schema 2: bench --workload mlp --repeat 3
+
+
+def scaled(document: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Every step `factor` times as long: a slowdown (or speed-up) of exactly that much."""
+    result = copy.deepcopy(document)
+    for cell in result["cells"]:
+        cell["step_times_s"] = [t * factor for t in cell["step_times_s"]]
+        cell["round_medians_s"] = [t * factor for t in cell["round_medians_s"]]
+        if cell.get("samples_per_s"):
+            cell["samples_per_s"] /= factor
+    return result

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Optional
 
 from envdoctor.diagnose.freshness import freshness_notes
@@ -49,3 +50,14 @@ def seconds(limit: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def plot_path(text: str) -> Path:
+    """argparse type for --plot: the suffix says the image format."""
+    path = Path(text)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the chart is drawn as .png or .svg, so the name must end so")
+    return path
+
+
+PLOT_FORMATS = (".png", ".svg")

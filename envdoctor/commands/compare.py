@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
+from envdoctor.commands import plot_path
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.outputs import SUMMARY, Output, prepared, write_or_warn
 from envdoctor.plain import to_plain
@@ -32,17 +33,6 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
                         "(it is also appended to $GITHUB_STEP_SUMMARY when that is set)")
     parser.add_argument("--plot", type=plot_path, metavar="FILE", help="draw baseline against current (.png or "
                         ".svg; needs the plot extra)")
-
-
-def plot_path(text: str) -> Path:
-    """argparse type for --plot: the suffix says the image format."""
-    path = Path(text)
-    if path.suffix.lower() not in PLOT_FORMATS:
-        raise argparse.ArgumentTypeError(f"{text!r}: the chart is drawn as .png or .svg, so the name must end so")
-    return path
-
-
-PLOT_FORMATS = (".png", ".svg")
 
 
 def report_outputs(args: argparse.Namespace) -> list[tuple[str, Optional[Path]]]:

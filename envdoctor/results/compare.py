@@ -155,7 +155,8 @@ def _settle(threshold: float, why: str, rounds: int) -> str:
     return f"{why}; gate at {gate}% or run with --repeat {max(3, rounds + 2)}"
 
 
-def _value(cell: CellResult, metric: str) -> Optional[float]:
+def metric_value(cell: CellResult, metric: str) -> Optional[float]:
+    """A cell's value of a gate's metric (samples_per_s: the whole cell's, every rank together)."""
     if metric == "samples_per_s":
         return cell.total_samples_per_s
     if metric == "peak_memory":
@@ -169,7 +170,7 @@ def compare_cell(base: CellResult, cur: CellResult, gate: Gate) -> CellCompariso
         return CellComparison(base.key, gate, None, None, None, None, None,
                               "status-regressed" if worse else "status-improved",
                               f"{base.status} -> {cur.status}: {cur.reason or ''}".strip())
-    a, b = _value(base, gate.metric), _value(cur, gate.metric)
+    a, b = metric_value(base, gate.metric), metric_value(cur, gate.metric)
     if base.status != "ok" or a is None or b is None:
         return CellComparison(base.key, gate, a, b, None, None, None, "unchanged", f"not measured ({cur.status})")
     busy = cur.contended or base.contended

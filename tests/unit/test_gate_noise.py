@@ -16,21 +16,9 @@ from envdoctor.bench.results import CellResult
 from envdoctor.cli import main
 from envdoctor.results.load import load_results
 from envdoctor.results.noise import CellNoise, machine_gate, noise_gate
+from tests.helpers import FIXTURES, THREE_ROUNDS, scaled
 
-RESULTS = Path(__file__).parent.parent / "fixtures" / "results"
-THREE_ROUNDS = RESULTS / "cpu-mlp-3rounds-v2.json"  # schema 2: bench --workload mlp --repeat 3
-TWO_ROUNDS_V1 = RESULTS / "cpu-tiny-2rounds.json"  # schema 1
-
-
-def scaled(document: dict[str, Any], factor: float) -> dict[str, Any]:
-    """Every step `factor` times as long: a slowdown (or speed-up) of exactly that much."""
-    result = copy.deepcopy(document)
-    for cell in result["cells"]:
-        cell["step_times_s"] = [t * factor for t in cell["step_times_s"]]
-        cell["round_medians_s"] = [t * factor for t in cell["round_medians_s"]]
-        if cell.get("samples_per_s"):
-            cell["samples_per_s"] /= factor
-    return result
+TWO_ROUNDS_V1 = FIXTURES / "results" / "cpu-tiny-2rounds.json"  # schema 1
 
 
 def compare(tmp_path: Path, base: dict[str, Any], cur: dict[str, Any], capsys: pytest.CaptureFixture[str],
