@@ -1,4 +1,5 @@
-"""One module per subcommand, each with `add_parser(subparsers)` and `run(args) -> int`."""
+"""One module per subcommand, each with `add_parser(subparsers)` and `run(args) -> int`; `gating` holds what
+`compare` and `bench --baseline` share, and this module the helpers every command may use."""
 
 from __future__ import annotations
 

@@ -15,11 +15,10 @@ from envdoctor.bench.config import AMP_DTYPES, COMPILE_MODES, PRESETS, WORKLOADS
 from envdoctor.bench.devices import bench_devices, select
 from envdoctor.bench.fingerprint import fingerprint, git_commit, topology
 from envdoctor.bench.plan import plan_cells, plan_document
-from envdoctor.bench.results import CellResult, SweepResult, bench_document
 from envdoctor.bench.runner import BenchRun
 from envdoctor.check import CheckOptions, run_check
 from envdoctor.commands import check_driver_override
-from envdoctor.commands.compare import add_gate_arguments, gates_from, judge, load, report, report_outputs
+from envdoctor.commands.gating import add_gate_arguments, gates_from, judge, load, report, report_outputs
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.facts import Facts
 from envdoctor.importers import ReportError, read_check_document
@@ -32,6 +31,7 @@ from envdoctor.render.bench_table import bench_progress, render_bench, render_no
 from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console, status
 from envdoctor.render.json_doc import dumps
 from envdoctor.results.load import BenchResults
+from envdoctor.results.model import CellResult, SweepResult, bench_document
 from envdoctor.results.noise import cell_noise, machine_gate
 from envdoctor.results.pytest_benchmark import export
 

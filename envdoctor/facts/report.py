@@ -14,6 +14,10 @@ from envdoctor.facts.system import SystemFacts
 from envdoctor.facts.toolkit import ToolkitInfo
 from envdoctor.facts.torch import TorchRuntime
 
+# The JSON form of these facts, `envdoctor check --json`: written by render/json_doc, read by importers/check_json.
+CHECK_SCHEMA = "envdoctor.check"
+CHECK_SCHEMA_VERSION = 1
+
 
 @dataclass(frozen=True)
 class Origin:

@@ -6,9 +6,9 @@ import dataclasses
 from typing import Any
 
 from envdoctor.facts import Facts, Origin
+from envdoctor.facts.report import CHECK_SCHEMA, CHECK_SCHEMA_VERSION
 from envdoctor.knowledge import knowledge
 from envdoctor.plain import from_plain
-from envdoctor.render.json_doc import CHECK_SCHEMA, CHECK_SCHEMA_VERSION
 
 
 def facts_from_document(document: Any, path: str) -> Facts:

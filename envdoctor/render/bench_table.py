@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from envdoctor.bench.results import CellResult, SweepResult
+from envdoctor.results.model import CellResult, SweepResult
 from envdoctor.results.noise import CellNoise
 
 _STATUS_STYLE = {"ok": "green", "skipped": "dim"}

@@ -11,10 +11,9 @@ from envdoctor.diagnose.advice import Advice
 from envdoctor.diagnose.findings import Finding
 from envdoctor.diagnose.report import Diagnosis
 from envdoctor.facts import Facts
+from envdoctor.facts.report import CHECK_SCHEMA, CHECK_SCHEMA_VERSION
 from envdoctor.plain import to_plain
 
-CHECK_SCHEMA = "envdoctor.check"
-CHECK_SCHEMA_VERSION = 1
 ADVICE_SCHEMA = "envdoctor.advice"
 
 

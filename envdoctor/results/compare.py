@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from envdoctor.bench.results import CellResult, quantile
 from envdoctor.results.load import BenchResults
+from envdoctor.results.model import CellResult, quantile
 
 # Fingerprint fields that make two runs incomparable; volatile ones (hostname, clocks) never block.
 BLOCKING_FIELDS = ("gpus", "gpu_count", "driver_branch", "cuda", "cudnn", "torch")
@@ -180,7 +180,7 @@ def compare_cell(base: CellResult, cur: CellResult, gate: Gate) -> CellCompariso
         level, why = noise(base, cur)
         threshold = max(gate.threshold, level)
         verdict = _verdict(low, high, threshold)
-        if verdict == "regressed" and busy:
+        if verdict in ("regressed", "inconclusive") and busy:  # a busy round also swells the noise: say why
             return CellComparison(base.key, gate, a, b, point, low, high, "inconclusive", busy_note)
         if verdict != "regressed" and threshold > gate.threshold and high < 1 - gate.threshold:
             verdict = "inconclusive"  # beyond the gate, but within what noise alone does here

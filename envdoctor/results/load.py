@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.bench.results import BENCH_SCHEMA, READABLE_SCHEMA_VERSIONS, CellResult
 from envdoctor.plain import from_plain, parse_json
+from envdoctor.results.model import BENCH_SCHEMA, READABLE_SCHEMA_VERSIONS, CellResult
 
 
 class ResultsError(ValueError):

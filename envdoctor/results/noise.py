@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from envdoctor.bench.results import CellResult, quantile
+from envdoctor.results.model import CellResult, quantile
 
 CONFIDENCE = 0.95
 

@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from envdoctor.bench.results import CellResult, quantile
+from envdoctor.results.model import CellResult, quantile
 
 PYTEST_BENCHMARK_VERSION = "5.1.0"  # the layout written; pytest-benchmark 4 and 5 read it
 

@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from envdoctor.bench.config import BenchConfig
-from envdoctor.bench.results import CellResult
 from envdoctor.bench.runner import BenchRun
+from envdoctor.results.model import CellResult
 from tests.bench.conftest import cpu_plans
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(util.find_spec("torch") is None, reason="needs torch")]

@@ -9,11 +9,11 @@ import pytest
 from envdoctor.bench.config import BenchConfig, ConfigError
 from envdoctor.bench.devices import bench_devices, select
 from envdoctor.bench.plan import CellPlan, plan_cells
-from envdoctor.bench.results import CellResult, StepStats, quantile
 from envdoctor.bench.runner import BenchRun
 from envdoctor.cli import main
 from envdoctor.facts import TorchDevice
 from envdoctor.knowledge import knowledge
+from envdoctor.results.model import CellResult, StepStats, quantile
 from tests.helpers import facts_for, sample_facts
 
 GIB = 1024**3

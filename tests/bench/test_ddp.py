@@ -18,11 +18,11 @@ from envdoctor.bench.config import BenchConfig, ConfigError
 from envdoctor.bench.ddp import Launch, run_torchrun
 from envdoctor.bench.devices import bench_devices
 from envdoctor.bench.plan import plan_cells
-from envdoctor.bench.results import CellResult
 from envdoctor.bench.runner import BenchRun
 from envdoctor.bench.spec import CellSpec
 from envdoctor.facts import TorchDevice
 from envdoctor.knowledge import knowledge
+from envdoctor.results.model import CellResult
 from tests.bench.conftest import cpu_plans
 from tests.helpers import sample_facts
 

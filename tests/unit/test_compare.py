@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from envdoctor.bench.results import BENCH_SCHEMA, BENCH_SCHEMA_VERSION
 from envdoctor.cli import main
 from envdoctor.results.compare import parse_gate
+from envdoctor.results.model import BENCH_SCHEMA, BENCH_SCHEMA_VERSION
 
 FINGERPRINT = {"gpus": ["NVIDIA A100-SXM4-80GB"], "gpu_count": 1, "driver": "535.54.03", "driver_branch": "535",
                "cuda": "12.1", "cudnn": 90100, "torch": "2.4.1+cu121", "cpu": "AMD EPYC 7763", "cpu_threads": 32,

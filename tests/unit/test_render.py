@@ -11,8 +11,9 @@ from pathlib import Path
 from rich.console import Console
 
 from envdoctor.facts import DeepResult, TorchRuntime
+from envdoctor.facts.report import CHECK_SCHEMA
 from envdoctor.render.facts_text import render_facts
-from envdoctor.render.json_doc import CHECK_SCHEMA, check_document, dumps
+from envdoctor.render.json_doc import check_document, dumps
 from tests.helpers import sample_facts
 
 GOLDEN = Path(__file__).parent.parent / "golden"
