@@ -6,6 +6,7 @@ The parent (envdoctor.bench.runner) enforces the timeout and turns a crash into 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -13,7 +14,7 @@ import shutil
 import sys
 from typing import Any, Optional
 
-from envdoctor.bench.spec import CellSpec
+from envdoctor.bench.spec import CellSpec, RoundOutcome
 
 MARKER = "ENVDOCTOR-CELL-JSON:"
 # How far a compile or AMP cell may stray from eager fp32 from the same seed and data: each loss of the guard's
@@ -67,7 +68,7 @@ def _settings(torch: Any, spec: CellSpec, device: Any) -> dict[str, Any]:
             "channels_last": spec.workload == "cnn" and cuda}
 
 
-def run_cell(spec: CellSpec) -> dict[str, Any]:
+def run_cell(spec: CellSpec) -> RoundOutcome:
     import contextlib
 
     import torch
@@ -150,22 +151,22 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         reason = (f"does not match eager fp32 ({guard['steps']} steps, {spec.amp_dtype or 'float32'}): loss error "
                   f"{guard['loss_error']:.3g} (tolerance {guard['loss_tolerance']:g}), first-step gradient error "
                   f"{guard['grad_error']:.3g} (tolerance {guard['grad_tolerance']:g})")
-    return {
-        "status": "error" if reason else "ok",
-        "reason": reason,
-        "step_times_s": window.step_times_s,
-        "window_s": window.window_s,
-        "first_step_s": first.first_step_s,
-        "flops_per_step": flops,
-        "samples_per_step": work.samples_per_step,
-        "tokens_per_step": work.tokens_per_step,
-        "loss_check": guard,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "settings": _settings(torch, spec, device),
-        "gpu_window": sampler.result() if sampler is not None else None,
-        "cpu_share": share.plain() if share is not None else None,
+    return RoundOutcome(
+        status="error" if reason else "ok",
+        reason=reason,
+        step_times_s=window.step_times_s,
+        window_s=window.window_s,
+        first_step_s=first.first_step_s,
+        flops_per_step=flops,
+        samples_per_step=work.samples_per_step,
+        tokens_per_step=work.tokens_per_step,
+        loss_check=guard,
+        device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        settings=_settings(torch, spec, device),
+        gpu_window=sampler.result() if sampler is not None else None,
+        cpu_share=share.plain() if share is not None else None,
         **memory,
-    }
+    )
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -197,20 +198,20 @@ def main(spec_json: str) -> None:
     try:
         import torch
     except Exception as exc:  # a torch that does not import fails every cell alike
-        result: dict[str, Any] = {"status": "error", "reason": f"import torch: {type(exc).__name__}: {exc}"}
+        result = RoundOutcome("error", f"import torch: {type(exc).__name__}: {exc}")
     else:
         try:
             result = run_cell(spec)
         except Skipped as exc:
-            result = {"status": "skipped", "reason": str(exc)}
+            result = RoundOutcome("skipped", str(exc))
         except CompileFailed as exc:
-            result = {"status": "compile_error", "reason": _first_line(str(exc))}
+            result = RoundOutcome("compile_error", _first_line(str(exc)))
         except torch.cuda.OutOfMemoryError as exc:
-            result = {"status": "oom", "reason": _first_line(f"{type(exc).__name__}: {exc}")}
+            result = RoundOutcome("oom", _first_line(f"{type(exc).__name__}: {exc}"))
         except Exception as exc:  # every failure of the cell is its result, with the reason
-            result = {"status": "error", "reason": _first_line(f"{type(exc).__name__}: {exc}")}
-    result["peak_rss_bytes"] = _peak_rss_bytes()
-    sys.stdout.write(MARKER + json.dumps(result) + "\n")
+            result = RoundOutcome("error", _first_line(f"{type(exc).__name__}: {exc}"))
+    result = dataclasses.replace(result, peak_rss_bytes=_peak_rss_bytes())
+    sys.stdout.write(MARKER + json.dumps(dataclasses.asdict(result)) + "\n")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ steps, and all ranks' times are gathered; rank 0 prints one JSON line after MARK
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -14,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from envdoctor.bench.spec import CellSpec
+from envdoctor.bench.spec import CellSpec, LaunchOutcome, RankOutcome
 from envdoctor.lifetime import die_with_parent
 
 MARKER = "ENVDOCTOR-DDP-JSON:"
@@ -47,7 +48,7 @@ def sweep(sizes: list[int], device: Any, world: int) -> dict[str, Any]:
     return {"status": "ok", "sweep": rows}
 
 
-def train(spec: CellSpec, device: Any, rank: int, world: int) -> dict[str, Any]:
+def train(spec: CellSpec, device: Any, rank: int, world: int) -> LaunchOutcome:
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
@@ -83,8 +84,8 @@ def train(spec: CellSpec, device: Any, rank: int, world: int) -> dict[str, Any]:
     dist.all_gather_object(gathered, {"times": window.step_times_s, "window_s": window.window_s,
                                       "peak_allocated_bytes": memory,
                                       "cpu_share": share.plain() if share is not None else None})
-    return {"status": "ok", "ranks": gathered, "samples_per_step": work.samples_per_step,
-            "tokens_per_step": work.tokens_per_step}
+    return LaunchOutcome("ok", ranks=[RankOutcome(**report) for report in gathered],
+                         samples_per_step=work.samples_per_step, tokens_per_step=work.tokens_per_step)
 
 
 def main(spec_json: str) -> None:
@@ -105,11 +106,10 @@ def main(spec_json: str) -> None:
         device = torch.device("cpu")
         dist.init_process_group("gloo")
     if "sweep_sizes" in raw:
-        result = sweep(raw["sweep_sizes"], device, world)
+        result = {**sweep(raw["sweep_sizes"], device, world), "world_size": world, "backend": dist.get_backend()}
     else:
-        result = train(CellSpec(**raw), device, rank, world)
-    result["world_size"] = world
-    result["backend"] = dist.get_backend()
+        outcome = train(CellSpec(**raw), device, rank, world)
+        result = dataclasses.asdict(dataclasses.replace(outcome, world_size=world, backend=dist.get_backend()))
     if rank == 0:
         sys.stdout.write(MARKER + json.dumps(result) + "\n")
         sys.stdout.flush()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from envdoctor.bench.cell import MARKER
 from envdoctor.bench.config import BenchConfig
 from envdoctor.bench.ddp import CPU_SWEEP_BYTES, GPU_SWEEP_BYTES, Launch, run_torchrun
 from envdoctor.bench.plan import CellPlan
-from envdoctor.bench.spec import GUARD_STEPS, CellSpec
+from envdoctor.bench.spec import GUARD_STEPS, CellSpec, LaunchOutcome, RoundOutcome, outcome
 from envdoctor.children import last_line, marked_json, run_isolated, signal_name
 from envdoctor.results.derive import compare_with_eager, merge_launch, merge_round
 from envdoctor.results.model import CellResult, SweepResult
@@ -33,22 +33,22 @@ def cell_spec(plan: CellPlan, config: BenchConfig, batch: Optional[int] = None) 
         gpu_bus_id=(device.gpu.pci_bus_id if device.gpu else None) or device.pci_bus_id if device else None)
 
 
-def run_child(spec: CellSpec, timeout_s: float) -> dict[str, Any]:
+def run_child(spec: CellSpec, timeout_s: float) -> RoundOutcome:
     """Run one cell in a process of its own, so that a timeout also ends compile workers it started."""
     run = run_isolated([sys.executable, "-m", "envdoctor.bench.cell", spec.to_json()], timeout_s)
     if run.timed_out:
-        return {"status": "timeout", "reason": f"did not finish within {timeout_s:g} s"}
+        return RoundOutcome("timeout", f"did not finish within {timeout_s:g} s")
     try:
-        result: Optional[dict[str, Any]] = marked_json(run.stdout, MARKER)
+        result = marked_json(run.stdout, MARKER)
     except ValueError as exc:
-        return {"status": "error", "reason": str(exc)}
-    if isinstance(result, dict):
-        return result
+        return RoundOutcome("error", str(exc))
+    if result is not None:
+        return outcome(RoundOutcome, result)
     killed_by = signal_name(run.returncode)
     tail = last_line(run.stderr)
     if killed_by:
-        return {"status": "crashed", "reason": f"the cell's process was killed by {killed_by}: {tail}"}
-    return {"status": "error", "reason": f"the cell's process exited with status {run.returncode}: {tail}"}
+        return RoundOutcome("crashed", f"the cell's process was killed by {killed_by}: {tail}")
+    return RoundOutcome("error", f"the cell's process exited with status {run.returncode}: {tail}")
 
 
 class BenchRun:
@@ -85,8 +85,8 @@ class BenchRun:
                     continue  # a cell that failed is not run again in later rounds
                 on_start(index, total, plan.key)
                 batch = previous.batch_size if previous else plan.batch
-                raw = {"status": "skipped", "reason": plan.skip} if plan.skip else self._run_cell(plan, batch)
-                while raw["status"] == "oom" and self.config.auto_batch and batch > 1 and previous is None:
+                raw = self._skipped(plan) if plan.skip else self._run_cell(plan, batch)
+                while raw.status == "oom" and self.config.auto_batch and batch > 1 and previous is None:
                     batch //= 2
                     raw = self._run_cell(plan, batch)
                 cell = previous or CellResult(plan.workload, plan.mode.name, plan.label, plan.preset, batch,
@@ -96,7 +96,7 @@ class BenchRun:
                 if previous is None:
                     self.cells.append(cell)
                     by_key[plan.key] = cell
-                if plan.world:
+                if isinstance(raw, LaunchOutcome):
                     merge_launch(cell, raw, plan, self.config.nnodes)
                 else:
                     merge_round(cell, raw, plan, first_round=round_number == 0)
@@ -117,12 +117,12 @@ class BenchRun:
             if plan.key not in keys or cell is None or cell.status != "ok":
                 continue
             raw = self._run_cell(plan, cell.batch_size)
-            if plan.world:
+            if isinstance(raw, LaunchOutcome):
                 merge_launch(cell, raw, plan, self.config.nnodes)
-            elif raw["status"] == "ok":
+            elif raw.status == "ok":
                 merge_round(cell, raw, plan, first_round=False)
             else:
-                cell.status, cell.reason = raw["status"], raw.get("reason")
+                cell.status, cell.reason = raw.status, raw.reason
         compare_with_eager(self.cells, self.plans)
 
     def _launch(self, plan: CellPlan) -> Launch:
@@ -138,8 +138,13 @@ class BenchRun:
         return SweepResult(label, raw["status"], raw.get("reason"), raw.get("backend"), raw.get("world_size"),
                            raw.get("sweep", []), self.topology if plan.device == "cuda" else [])
 
-    def _run_cell(self, plan: CellPlan, batch: int) -> dict[str, Any]:
+    def _run_cell(self, plan: CellPlan, batch: int) -> Union[RoundOutcome, LaunchOutcome]:
         spec = cell_spec(plan, self.config, batch)
         if plan.world:
-            return run_torchrun(dataclasses.asdict(spec), self._launch(plan), self.config.timeout_s)
+            return outcome(LaunchOutcome, run_torchrun(dataclasses.asdict(spec), self._launch(plan),
+                                                       self.config.timeout_s))
         return run_child(spec, self.config.timeout_s)
+
+    @staticmethod
+    def _skipped(plan: CellPlan) -> Union[RoundOutcome, LaunchOutcome]:
+        return LaunchOutcome("skipped", plan.skip) if plan.world else RoundOutcome("skipped", plan.skip)

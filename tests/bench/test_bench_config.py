@@ -10,9 +10,11 @@ from envdoctor.bench.config import BenchConfig, ConfigError
 from envdoctor.bench.devices import bench_devices, select
 from envdoctor.bench.plan import CellPlan, plan_cells
 from envdoctor.bench.runner import BenchRun
+from envdoctor.bench.spec import RoundOutcome
 from envdoctor.cli import main
 from envdoctor.facts import TorchDevice
 from envdoctor.knowledge import knowledge
+from envdoctor.results.derive import compare_with_eager, merge_round
 from envdoctor.results.model import CellResult, StepStats, quantile
 from tests.helpers import facts_for, sample_facts
 
@@ -82,10 +84,13 @@ def test_quantiles_and_step_stats() -> None:
     assert stats.p10_s == pytest.approx(1.4) and stats.p90_s == pytest.approx(4.6)
 
 
-def _raw(times: list[float], **extra: object) -> dict[str, object]:
-    return {"status": "ok", "reason": None, "step_times_s": times, "window_s": sum(times) + 0.5, "first_step_s": 2.0,
-            "flops_per_step": 312e12, "samples_per_step": 100, "tokens_per_step": 0, "settings": {"dtype": "bfloat16"},
-            "peak_allocated_bytes": 1000, "peak_reserved_bytes": 2000, "peak_rss_bytes": 5000, **extra}
+def _raw(times: list[float], **extra: object) -> RoundOutcome:
+    fields: dict[str, object] = {
+        "status": "ok", "reason": None, "step_times_s": times, "window_s": sum(times) + 0.5, "first_step_s": 2.0,
+        "flops_per_step": 312 * 10**12, "samples_per_step": 100, "tokens_per_step": 0,
+        "settings": {"dtype": "bfloat16"}, "peak_allocated_bytes": 1000, "peak_reserved_bytes": 2000,
+        "peak_rss_bytes": 5000, **extra}
+    return RoundOutcome(**fields)  # type: ignore[arg-type]
 
 
 def _a100_plans(config: BenchConfig) -> list[CellPlan]:
@@ -103,10 +108,10 @@ def test_metrics_from_raw_step_times() -> None:
     compiled = CellResult("mlp", "compile", "cuda:0", "reference", 100)
     amp = CellResult("mlp", "amp", "cuda:0", "reference", 100)
     run.cells = [eager, compiled, amp]
-    run._merge(eager, _raw([2.0, 2.0, 2.0]), eager_plan, first_round=True)
-    run._merge(compiled, _raw([1.0, 1.0, 1.0], peak_allocated_bytes=500), compile_plan, first_round=True)
-    run._merge(amp, _raw([1.0, 1.0, 1.0]), amp_plan, first_round=True)
-    run._compare_with_eager()
+    merge_round(eager, _raw([2.0, 2.0, 2.0]), eager_plan, first_round=True)
+    merge_round(compiled, _raw([1.0, 1.0, 1.0], peak_allocated_bytes=500), compile_plan, first_round=True)
+    merge_round(amp, _raw([1.0, 1.0, 1.0]), amp_plan, first_round=True)
+    compare_with_eager(run.cells, run.plans)
     assert eager.samples_per_s == 50 and compiled.samples_per_s == 100
     assert compiled.window_samples_per_s == pytest.approx(300 / 3.5)  # samples / window wall time
     assert compiled.speedup_vs_eager == 2.0 and compiled.memory_ratio_vs_eager == 0.5
@@ -124,9 +129,9 @@ def test_ratios_only_like_for_like() -> None:
     eager = CellResult("mlp", "eager", "cuda:0", "reference", 4096)
     halved = CellResult("mlp", "compile", "cuda:0", "reference", 2048)  # --auto-batch halved it
     run.cells = [eager, halved]
-    run._merge(eager, _raw([2.0, 2.0], samples_per_step=4096), plans[0], first_round=True)
-    run._merge(halved, _raw([0.5, 0.5], samples_per_step=2048, peak_allocated_bytes=500), plans[1], first_round=True)
-    run._compare_with_eager()
+    merge_round(eager, _raw([2.0, 2.0], samples_per_step=4096), plans[0], first_round=True)
+    merge_round(halved, _raw([0.5, 0.5], samples_per_step=2048, peak_allocated_bytes=500), plans[1], first_round=True)
+    compare_with_eager(run.cells, run.plans)
     assert halved.speedup_vs_eager == pytest.approx(2.0)  # 4096 /s against 2048 /s: on samples/s, not step time
     assert halved.eager_batch_size == 4096 and halved.memory_ratio_vs_eager is None
 
@@ -136,14 +141,13 @@ def test_unknown_device_has_no_mfu_never_another_devices() -> None:
     devices = bench_devices(replace(sample_facts(), torch=replace(sample_facts().torch, devices=(imaginary,))),
                             knowledge())
     (plan,) = plan_cells(BenchConfig(workloads=("mlp",)), devices[:1])
-    run = BenchRun(BenchConfig(), [plan])
     cell = CellResult("mlp", "eager", "cuda:0", "reference", 100)
-    run._merge(cell, _raw([1.0, 1.0]), plan, first_round=True)
+    merge_round(cell, _raw([1.0, 1.0]), plan, first_round=True)
     assert cell.mfu is None
     assert cell.mfu_unknown_reason == "no sourced peak for 'NVIDIA Imaginary GPU 9000'"
     cpu_plan = plan_cells(BenchConfig(workloads=("mlp",)), devices[-1:])[0]
     cpu = CellResult("mlp", "eager", "cpu", "tiny", 100)
-    run._merge(cpu, _raw([1.0, 1.0]), cpu_plan, first_round=True)
+    merge_round(cpu, _raw([1.0, 1.0]), cpu_plan, first_round=True)
     assert cpu.mfu is None and cpu.mfu_unknown_reason == "no peak FLOP/s table for CPUs"
 
 
