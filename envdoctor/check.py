@@ -15,6 +15,7 @@ from envdoctor.facts.system import ENVIRONMENT_VARIABLES
 from envdoctor.probe.accelerators import probe_accelerators
 from envdoctor.probe.cpu import probe_cpu
 from envdoctor.probe.host import Host
+from envdoctor.probe.interpreter import probe_interpreter
 from envdoctor.probe.nvidia import NvmlLoader, load_pynvml, probe_nvidia
 from envdoctor.probe.packages import probe_packages
 from envdoctor.probe.system import probe_memory, probe_os, probe_python
@@ -32,6 +33,7 @@ class CheckOptions:
     torch_timeout_s: float = DEFAULT_TIMEOUT_S
     nvidia_timeout_s: float = 30.0  # NVML runs in this process; a hung driver must not hang `check`
     import_companions: bool = False  # also import torchvision and torchaudio in the child (about a second)
+    python: Optional[str] = None  # judge this interpreter's environment instead of envdoctor's own
 
     def __post_init__(self) -> None:
         if self.torch_timeout_s <= 0 or self.nvidia_timeout_s <= 0:
@@ -79,19 +81,24 @@ def _nvidia_timed_out(timeout: float) -> NvidiaInfo:
 
 def run_check(options: CheckOptions = CheckOptions(), host: Optional[Host] = None,
               load_nvml: NvmlLoader = load_pynvml) -> Facts:
-    """Probe this machine. Never raises for a missing driver, library or torch: those are facts."""
+    """Probe this machine. Never raises for a missing driver, library or torch: those are facts. With
+    `options.python`, the Python, package and torch probes judge that interpreter; InterpreterError when it cannot
+    run them."""
     start = time.perf_counter()
-    torch_child = (TorchChild(options.torch_timeout_s, companions=options.import_companions)
+    other = probe_interpreter(options.python) if options.python else None
+    torch_child = (TorchChild(options.torch_timeout_s, python=other.executable if other else sys.executable,
+                              companions=options.import_companions)
                    if options.import_torch else None)  # the slowest probe: started first
     host = host or Host()
     timings: dict[str, float] = {}
-    packages = _Background("packages", lambda: probe_packages(host, sys.prefix), timings)
+    packages = _Background("packages", lambda: probe_packages(host, other.prefix, list(other.path)) if other
+                           else probe_packages(host, sys.prefix), timings)
     nvidia = _Background("nvidia", lambda: probe_nvidia(host, load_nvml), timings)
     accelerators = _Background("accelerators", lambda: probe_accelerators(host), timings)
     toolkit = _Background("toolkit", lambda: probe_toolkit(host), timings)
     cpu = _Background("cpu", lambda: probe_cpu(host), timings)
     environment = {k: host.env[k] for k in ENVIRONMENT_VARIABLES if k in host.env}
-    system = SystemFacts(probe_os(host), probe_python(), cpu.result(), probe_memory(host), environment)
+    system = SystemFacts(probe_os(host), probe_python(other), cpu.result(), probe_memory(host), environment)
     if torch_child is None:
         torch = TorchRuntime(status="skipped", error="skipped by --no-import")
     else:

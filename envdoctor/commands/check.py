@@ -16,6 +16,7 @@ from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.importers import ReportError, read_facts
 from envdoctor.knowledge import knowledge
 from envdoctor.probe.deep import probe_deep
+from envdoctor.probe.interpreter import InterpreterError
 from envdoctor.probe.nvidia import DRIVER_OVERRIDE_VAR
 from envdoctor.probe.torch_runtime import DEFAULT_TIMEOUT_S
 from envdoctor.render.console import make_console, status
@@ -39,6 +40,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--from", dest="from_file", metavar="FILE",
                         help="diagnose a collect_env report or a saved `check --json` document instead of this "
                              "machine ('-' reads standard input)")
+    parser.add_argument("--python", metavar="PATH",
+                        help="judge another interpreter's environment (a project's .venv/bin/python, a conda env's "
+                             "python): its packages and torch are probed in it; nothing of envdoctor is needed there")
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for CI)")
     parser.add_argument("--deep", action="store_true",
                         help="also import torchvision and torchaudio, and run a matmul in each dtype, a convolution "
@@ -56,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     require_release(kb, args.torch)
     if args.deep and (args.no_import or args.from_file):
         raise UsageError("--deep runs torch on this machine, so it cannot be combined with --no-import or --from")
+    if args.python and args.from_file:
+        raise UsageError("--python probes an interpreter on this machine, and --from reads a file: choose one")
     if args.from_file is not None:
         try:
             facts = read_facts(args.from_file)
@@ -63,12 +69,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     else:
         options = CheckOptions(import_torch=not args.no_import, torch_timeout_s=args.timeout,
-                               import_companions=args.deep)
+                               import_companions=args.deep, python=args.python)
         with status("Probing this machine…"):
-            facts = run_check(options)
+            try:
+                facts = run_check(options)
+            except InterpreterError as exc:
+                raise UsageError(str(exc)) from None
     if args.deep:
         with status("Running computations on every device…"):
-            facts = replace(facts, deep=probe_deep(facts.torch))
+            facts = replace(facts, deep=probe_deep(facts.torch, python=facts.system.python.executable))
     diagnosis = run_diagnosis(facts, kb, args.torch)
     if args.json:
         sys.stdout.write(dumps(check_document(facts, diagnosis)))

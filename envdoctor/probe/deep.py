@@ -41,8 +41,9 @@ def check_device(device: str, timeout_s: float = DEFAULT_TIMEOUT_S, python: str 
     return [DeepResult(device, "all checks", False, None, why)]
 
 
-def probe_deep(runtime: TorchRuntime, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[DeepResult, ...]:
-    """Every device's checks; nothing when torch does not import (that is already the finding)."""
+def probe_deep(runtime: TorchRuntime, timeout_s: float = DEFAULT_TIMEOUT_S,
+               python: str = sys.executable) -> tuple[DeepResult, ...]:
+    """Every device's checks, in `python`; nothing when torch does not import (that is already the finding)."""
     if runtime.status != "ok":
         return ()
-    return tuple(result for device in deep_devices(runtime) for result in check_device(device, timeout_s))
+    return tuple(result for device in deep_devices(runtime) for result in check_device(device, timeout_s, python))

@@ -17,6 +17,7 @@ from envdoctor.facts.system import MemoryInfo, OsInfo, PythonInfo
 from envdoctor.parse.kernel import wsl_generation
 from envdoctor.parse.os_release import parse_os_release
 from envdoctor.probe.host import Host
+from envdoctor.probe.interpreter import Interpreter
 
 
 def _glibc(host: Host, unknown: dict[str, str]) -> Optional[str]:
@@ -88,24 +89,26 @@ def probe_os(host: Host) -> OsInfo:
     )
 
 
-def probe_python() -> PythonInfo:
+def probe_python(other: Optional[Interpreter] = None) -> PythonInfo:
+    """This interpreter, or `other` (`check --python`), whose packages are read from its sys.path."""
+    me = other or Interpreter(platform.python_version(), platform.python_implementation(), sys.executable,
+                              struct.calcsize("P") * 8, bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+                              sys.prefix, getattr(sys, "base_prefix", sys.prefix), tuple(sys.path))
     unknown: dict[str, str] = {}
-    conda = os.path.isdir(os.path.join(sys.prefix, "conda-meta"))
-    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
-    try:
-        pip_version: Optional[str] = metadata.version("pip")
-    except metadata.PackageNotFoundError:
-        pip_version = None
+    conda = os.path.isdir(os.path.join(me.prefix, "conda-meta"))
+    in_venv = me.prefix != me.base_prefix
+    pips = [d.version for d in metadata.distributions(path=list(me.path)) if (d.metadata["Name"] or "") == "pip"]
+    if not pips:
         unknown["pip_version"] = "pip is not installed in this environment"
     return PythonInfo(
-        version=platform.python_version(),
-        implementation=platform.python_implementation(),
-        executable=sys.executable,
-        bits=struct.calcsize("P") * 8,
-        free_threaded=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        version=me.version,
+        implementation=me.implementation,
+        executable=me.executable,
+        bits=me.bits,
+        free_threaded=me.free_threaded,
         env_kind="conda" if conda else "venv" if in_venv else "system",
-        env_path=sys.prefix if conda or in_venv else None,
-        pip_version=pip_version,
+        env_path=me.prefix if conda or in_venv else None,
+        pip_version=pips[0] if pips else None,
         unknown=unknown,
     )
 
