@@ -46,16 +46,20 @@ def test_bench_against_its_own_baseline_twice_does_not_fail(baseline: Path, tmp_
 
 
 def test_a_tripped_gate_runs_the_cell_once_more_then_fails(baseline: Path, tmp_path: Path) -> None:
-    # A baseline ten times faster than this machine can be: the gate trips whatever the noise.
+    # A baseline a thousand times faster than this machine can be. The gate must clear the runs' own round spread
+    # too, and rounds on this VM have differed by up to 10x (issue 13's note), so a 10x gap can pass for noise.
     document = json.loads(baseline.read_text())
     cell = document["cells"][0]
-    cell["step_times_s"] = [t / 10 for t in cell["step_times_s"]]
-    cell["samples_per_s"] *= 10
+    cell["step_times_s"] = [t / 1000 for t in cell["step_times_s"]]
+    cell["round_medians_s"] = [t / 1000 for t in cell["round_medians_s"]]
+    cell["samples_per_s"] *= 1000
     faster = tmp_path / "faster.json"
     faster.write_text(json.dumps(document))
     output, markdown = tmp_path / "current.json", tmp_path / "summary.md"
     result = subprocess.run([*BENCH, "--baseline", str(faster), "--output", str(output), "--markdown",
                              str(markdown)], capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode == 0 and "the machine was busy" in result.stdout:
+        pytest.skip("another process used the CPUs during the run: a busy machine cannot show a regression")
     assert result.returncode == 4, result.stdout + result.stderr
     assert "1 cell(s) tripped a gate; running them once more before the verdict" in result.stderr
     assert len(json.loads(output.read_text())["cells"][0]["round_step_counts"]) == 4  # 3 rounds, then 1 more
