@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Optional
 
@@ -65,20 +65,27 @@ def report(comparison: Comparison, args: argparse.Namespace, baseline: str, curr
                                 **to_plain(comparison)}))
     elif show:
         render_comparison(make_console(pipe_width=WIDE_PIPE_WIDTH), comparison)
-    markdown = comparison_markdown(comparison, baseline, current)
+    written = write_reports(outputs, comparison_markdown(comparison, baseline, current),
+                            lambda image_format: plot_comparison(comparison, image_format))
+    if comparison.regressions:
+        return ExitCode.REGRESSION
+    return ExitCode.OK if written else ExitCode.OUTPUT
+
+
+def write_reports(outputs: Mapping[str, Output], markdown: str, draw: Callable[[str], bytes]) -> bool:
+    """Write the Markdown (to --markdown and $GITHUB_STEP_SUMMARY) and the chart `draw` makes in --plot's format;
+    False when any of them could not be written (each failure says so in one line)."""
     written = write_or_warn(outputs.get("--markdown"), markdown)
     written = write_or_warn(outputs.get(SUMMARY), markdown + "\n") and written
     chart = outputs.get("--plot")
     if chart is not None:
         try:
-            image = plot_comparison(comparison, chart.path.suffix.lower().lstrip("."))
+            image = draw(chart.path.suffix.lower().lstrip("."))
         except PlotUnavailable as exc:
             print(f"envdoctor: hint: {exc}", file=sys.stderr)
         else:
             written = write_or_warn(chart, image) and written
-    if comparison.regressions:
-        return ExitCode.REGRESSION
-    return ExitCode.OK if written else ExitCode.OUTPUT
+    return written
 
 
 def load(path: str) -> BenchResults:

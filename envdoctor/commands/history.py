@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.commands import plot_path
+from envdoctor.commands.gating import load, write_reports
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
-from envdoctor.outputs import SUMMARY, prepared, write_or_warn
+from envdoctor.outputs import prepared
 from envdoctor.plain import to_plain
 from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console
-from envdoctor.render.history import history_markdown, plot_format, plot_history, render_history
+from envdoctor.render.history import history_markdown, plot_history, render_history
 from envdoctor.render.json_doc import dumps
-from envdoctor.render.plot import PlotUnavailable
 from envdoctor.results.compare import DEFAULT_GATE, parse_gate
 from envdoctor.results.history import history
-from envdoctor.results.load import ResultsError, load_results
 
 
 def add_parser(sub: Any) -> None:
@@ -46,23 +45,11 @@ def run(args: argparse.Namespace) -> int:
     if len(args.results) < 2:
         raise UsageError("history needs at least two results documents, oldest first")
     with prepared([("--markdown", args.markdown), ("--plot", args.plot)]) as outputs:
-        try:
-            runs = [load_results(path) for path in args.results]
-        except ResultsError as exc:
-            raise UsageError(str(exc)) from None
-        result = history(runs, gate)
+        result = history([load(path) for path in args.results], gate)
         if args.json:
             sys.stdout.write(dumps({"schema": "envdoctor.history", "schema_version": 1, **to_plain(result)}))
         else:
             render_history(make_console(pipe_width=WIDE_PIPE_WIDTH), result)
-        markdown = history_markdown(result)
-        written = write_or_warn(outputs.get("--markdown"), markdown)
-        written = write_or_warn(outputs.get(SUMMARY), markdown + "\n") and written
-        if "--plot" in outputs:
-            try:
-                image = plot_history(result, plot_format(outputs["--plot"].path))
-            except PlotUnavailable as exc:
-                print(f"envdoctor: hint: {exc}", file=sys.stderr)
-            else:
-                written = write_or_warn(outputs["--plot"], image) and written
+        written = write_reports(outputs, history_markdown(result),
+                                lambda image_format: plot_history(result, image_format))
     return ExitCode.OK if written else ExitCode.OUTPUT

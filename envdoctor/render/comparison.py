@@ -24,7 +24,7 @@ def headline(comparison: Comparison) -> str:
     return f"{verdict}: {', '.join(parts)} (gates: {gates})"
 
 
-def _number(value: Optional[float], metric: str) -> str:
+def format_metric(value: Optional[float], metric: str) -> str:
     if value is None:
         return "-"
     if metric == "peak_memory":
@@ -47,8 +47,8 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
         table.add_column(header, no_wrap=header != "verdict")
     for c in comparison.cells:
         verdict = Text(c.verdict + (f" ({c.note})" if c.note else ""), style=_STYLE.get(c.verdict, ""))
-        table.add_row(c.key, c.gate.label, _number(c.baseline, c.gate.metric), _number(c.current, c.gate.metric),
-                      _interval(c), verdict)
+        table.add_row(c.key, c.gate.label, format_metric(c.baseline, c.gate.metric),
+                      format_metric(c.current, c.gate.metric), _interval(c), verdict)
     console.print(table)
     for key in comparison.only_baseline:
         console.print(f"only in the baseline: {key}", highlight=False)
@@ -66,8 +66,8 @@ def comparison_markdown(comparison: Comparison, baseline: str, current: str) -> 
         order = {"regressed": 0, "status-regressed": 0, "improved": 1, "status-improved": 1, "inconclusive": 2}
         for c in sorted(changed, key=lambda c: order.get(c.verdict, 3)):
             verdict = c.verdict + (f" ({c.note})" if c.note else "")
-            lines.append(f"| `{c.key}` | {c.gate.label} | {_number(c.baseline, c.gate.metric)} | "
-                         f"{_number(c.current, c.gate.metric)} | {_interval(c)} | {verdict} |")
+            lines.append(f"| `{c.key}` | {c.gate.label} | {format_metric(c.baseline, c.gate.metric)} | "
+                         f"{format_metric(c.current, c.gate.metric)} | {_interval(c)} | {verdict} |")
         lines.append("")
     else:
         lines += ["Every gated cell is unchanged.", ""]

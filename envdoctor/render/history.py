@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from envdoctor.render.comparison import _number
+from envdoctor.render.comparison import format_metric
 from envdoctor.render.plot import PlotUnavailable
 from envdoctor.results.history import History, Point
 
@@ -18,7 +17,7 @@ _MARK = {"regressed": ("v", "bold red"), "improved": ("^", "green")}
 
 def _cell(point: Point, metric: str) -> Text:
     mark, style = _MARK.get(point.change, ("", ""))
-    return Text(f"{_number(point.value, metric)}{' ' + mark if mark else ''}", style=style)
+    return Text(f"{format_metric(point.value, metric)}{' ' + mark if mark else ''}", style=style)
 
 
 def render_history(console: Console, result: History) -> None:
@@ -45,7 +44,7 @@ def history_markdown(result: History) -> str:
              "| cell | " + " | ".join(f"#{i + 1}" for i in range(len(result.runs))) + " |",
              "|---|" + "---:|" * len(result.runs)]
     for key, points in result.cells:
-        cells = [_number(p.value, metric) + (f" **{p.change}**" if p.change else "") for p in points]
+        cells = [format_metric(p.value, metric) + (f" **{p.change}**" if p.change else "") for p in points]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.extend(f"- #{i} `{run}`" for i, run in enumerate(result.runs, start=1))
@@ -83,6 +82,3 @@ def plot_history(result: History, image_format: str) -> bytes:
     plt.close(figure)
     return buffer.getvalue()
 
-
-def plot_format(path: Path) -> str:
-    return path.suffix.lower().lstrip(".")

@@ -30,13 +30,14 @@ def history(runs: Sequence[BenchResults], gate: Gate) -> History:
     """Each cell's metric per run. A change point is where the gate, comparing a run with the cell's previous
     measured run, says regressed or improved (the noise rules included); environment changes are listed where
     they happen, never refused."""
-    keys = list(dict.fromkeys(cell.key for run in runs for cell in run.cells))
+    by_run = [run.by_key() for run in runs]
+    keys = list(dict.fromkeys(key for cells in by_run for key in cells))
     rows = []
     for key in keys:
         points: list[Point] = []
         previous = None
-        for run in runs:
-            cell = run.by_key().get(key)
+        for cells in by_run:
+            cell = cells.get(key)
             if cell is None:
                 points.append(Point(None))
                 continue
@@ -48,7 +49,6 @@ def history(runs: Sequence[BenchResults], gate: Gate) -> History:
             points.append(Point(metric_value(cell, gate.metric), change, note))
             previous = cell
         rows.append((key, tuple(points)))
-    changes = tuple((i, tuple(env_differences(before, after)))
-                    for i, (before, after) in enumerate(zip(runs, runs[1:]), start=1)
-                    if env_differences(before, after))
+    differences = [tuple(env_differences(before, after)) for before, after in zip(runs, runs[1:])]
+    changes = tuple((i, found) for i, found in enumerate(differences, start=1) if found)
     return History(tuple(run.path for run in runs), gate, tuple(rows), changes)
