@@ -45,7 +45,7 @@ class CellSpec:
 class RoundOutcome:
     """What one cell process measured in its round, or why it measured nothing (`status` and `reason`)."""
 
-    status: str  # ok, oom, compile_error, error, timeout, crashed, skipped
+    status: str  # one of results.model.STATUSES
     reason: Optional[str] = None
     step_times_s: list[float] = dataclasses.field(default_factory=list)
     window_s: Optional[float] = None  # the timed window, wall clock

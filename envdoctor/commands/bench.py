@@ -32,7 +32,7 @@ from envdoctor.render.console import WIDE_PIPE_WIDTH, make_console, status
 from envdoctor.render.json_doc import dumps
 from envdoctor.results.load import BenchResults
 from envdoctor.results.model import CellResult, SweepResult, bench_document
-from envdoctor.results.noise import cell_noise, machine_gate
+from envdoctor.results.noise import machine_noise
 from envdoctor.results.pytest_benchmark import export
 
 GATED_ROUNDS = 3  # a gated run's default rounds: the fewest that show between-process noise
@@ -190,8 +190,8 @@ def _run(args: argparse.Namespace, config: BenchConfig, baseline: Optional[Bench
     def document(complete: bool, interrupted: bool) -> dict[str, Any]:
         doc = bench_document(bench.cells, config_plain, machine, created, complete, interrupted, bench.sweeps)
         if args.noise:
-            noises = [cell_noise(c) for c in bench.cells if c.status == "ok"]
-            doc["noise"] = {"cells": [to_plain(n) for n in noises], "gate": machine_gate(noises)}
+            noises, gate = machine_noise(bench.cells)
+            doc["noise"] = {"cells": [to_plain(n) for n in noises], "gate": gate}
         return doc
 
     stop: Optional[KeyboardInterrupt] = None
@@ -282,8 +282,7 @@ def _report(args: argparse.Namespace, cells: list[CellResult], sweeps: list[Swee
     render_bench(console, cells, title)
     render_sweeps(console, sweeps)
     if args.noise:
-        noises = [cell_noise(c) for c in cells if c.status == "ok"]
-        render_noise(console, noises, machine_gate(noises))
+        render_noise(console, *machine_noise(cells))
     if args.output is not None:
         make_console().print(f"results: {args.output}", highlight=False)
 

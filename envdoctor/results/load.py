@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.plain import from_plain, parse_json
-from envdoctor.results.model import BENCH_SCHEMA, READABLE_SCHEMA_VERSIONS, CellResult
+from envdoctor.results.model import BENCH_SCHEMA, READABLE_SCHEMA_VERSIONS, STATUSES, CellResult
 
 
 class ResultsError(ValueError):
@@ -23,9 +23,6 @@ class BenchResults:
 
     def by_key(self) -> dict[str, CellResult]:
         return {c.key: c for c in self.cells}
-
-
-STATUSES = ("ok", "oom", "compile_error", "error", "timeout", "crashed", "skipped")
 
 
 def _check_cell(cell: CellResult) -> None:

@@ -14,6 +14,7 @@ BENCH_SCHEMA = "envdoctor.bench"
 # other processes' CPU use per round (cpu_shares). Version 1 documents are still read (results/load.py).
 BENCH_SCHEMA_VERSION = 2
 READABLE_SCHEMA_VERSIONS = (1, 2)
+STATUSES = ("ok", "oom", "compile_error", "error", "timeout", "crashed", "skipped")  # a cell's, and a round's
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -50,7 +51,7 @@ class CellResult:
     batch_size: int
     batch_why: Optional[str] = None  # how the plan (or --auto-batch) chose the batch
     estimated_peak_bytes: Optional[int] = None  # the plan's estimate, to read against the measured peak
-    status: str = "ok"  # ok, oom, compile_error, error, timeout, crashed, skipped
+    status: str = "ok"  # one of STATUSES
     reason: Optional[str] = None
     step_times_s: list[float] = field(default_factory=list)  # every timed step of every round, raw
     round_step_counts: list[int] = field(default_factory=list)  # how many of step_times_s each round measured

@@ -42,3 +42,9 @@ def machine_gate(cells: Sequence[CellNoise]) -> Optional[float]:
     """The gate every measured cell can hold: the widest cell's."""
     gates = [c.gate for c in cells if c.gate is not None]
     return max(gates) if gates else None
+
+
+def machine_noise(cells: Sequence[CellResult]) -> tuple[list[CellNoise], Optional[float]]:
+    """Each measured cell's noise, and the gate all of them can hold (`bench --noise`'s table and document)."""
+    noises = [cell_noise(c) for c in cells if c.status == "ok"]
+    return noises, machine_gate(noises)
