@@ -202,7 +202,7 @@ def _arch_findings(ctx: Context, build: TorchBuild) -> list[Finding]:
 def _arch_finding(ctx: Context, build: TorchBuild, name: str, cap: tuple[int, int],
                   evidence: tuple[tuple[str, str], ...], which: str = "not supported") -> Finding:
     """A GPU this build has no code for, and the fix that keeps the GPU where a release can."""
-    plan = None if ctx.machine.jetson else ctx.plan_for(None).plan  # the newest release that fits this GPU
+    plan = ctx.plan_for(None).plan  # the newest release that fits this GPU (none on a Jetson: not PyPI's wheels)
     if ctx.machine.jetson:
         fix = f"Install NVIDIA's JetPack build of torch for this board ({JETSON_WHEELS})."
     elif plan is None:

@@ -5,7 +5,6 @@ No I/O here; `envdoctor.index.fetch` reads the bytes and these functions turn th
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -15,6 +14,8 @@ from urllib.parse import unquote, urljoin
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
+
+from envdoctor.plain import parse_json as bounded_json
 
 
 class PageError(Exception):
@@ -97,7 +98,7 @@ def parse_html(text: str, page_url: str) -> tuple[Link, ...]:
 def parse_json(text: str, page_url: str) -> tuple[Link, ...]:
     """The files of a PEP 691 project page (`application/vnd.pypi.simple.v1+json`)."""
     try:
-        document: Any = json.loads(text)
+        document: Any = bounded_json(text)  # nesting bounded, NaN refused: a mirror's page is input too
         files = document["files"]
         return tuple(Link(name=str(f["filename"]), url=urljoin(page_url, str(f["url"])).split("#", 1)[0],
                           requires_python=f.get("requires-python"),

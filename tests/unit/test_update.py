@@ -22,7 +22,7 @@ from envdoctor.diagnose.freshness import freshness_notes
 from envdoctor.diagnose.rules import diagnose
 from envdoctor.index.derive import platform_of, python_minor
 from envdoctor.index.fetch import Response, fetcher
-from envdoctor.index.pages import PageError, cuda_variant, parse_html, parse_metadata
+from envdoctor.index.pages import PageError, cuda_variant, parse_html, parse_json, parse_metadata
 from envdoctor.knowledge import Knowledge, knowledge
 from envdoctor.knowledge.overlay import OverlayError, cache_dir, read_overlay
 from tests.helpers import facts_for
@@ -304,3 +304,9 @@ def test_an_unwritable_cache_or_a_missing_tree_is_one_line(tmp_path: Path, monke
     assert main(["update", "--index-url", (tmp_path / "nowhere").as_uri() + "/", "--no-pypi"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "Traceback" not in err and "not found" in err
+
+
+def test_a_hostile_json_page_is_refused_before_parsing() -> None:
+    # json.loads would recurse until RecursionError, a traceback; the bounded reader refuses it as a bad page
+    with pytest.raises(PageError, match="nested more than 64 levels deep"):
+        parse_json("[" * 100_000 + "]" * 100_000, "https://pypi.org/simple/torch/")
