@@ -70,7 +70,11 @@ def test_what_cannot_run_the_probes_is_one_line(tmp_path: Path, capsys: pytest.C
     old.write_text('#!/bin/sh\necho \'{"version": "2.7.18", "implementation": "CPython", "executable": "x", '
                    '"bits": 64, "free_threaded": false, "prefix": "/", "base_prefix": "/", "path": []}\'\n')
     old.chmod(0o755)
-    cases = [(str(old), "Python 2.7.18 is older than envdoctor's probes support (3.7 and newer)"),
+    deep = tmp_path / "deep"
+    deep.write_text("#!/bin/sh\nprintf '%0100000d' 0 | tr 0 '['\necho\n")  # JSON nested 100,000 deep
+    deep.chmod(0o755)
+    cases = [(str(deep), "not a Python that can run envdoctor's probes"),
+             (str(old), "Python 2.7.18 is older than envdoctor's probes support (3.7 and newer)"),
              ("/bin/true", "not a Python that can run envdoctor's probes"),
              (str(tmp_path / "missing"), "cannot run it: No such file or directory")]
     for path, message in cases:

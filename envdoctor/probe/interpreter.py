@@ -4,10 +4,10 @@ probe runs in it, so nothing of envdoctor needs to be installed there."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from envdoctor.children import last_line, run_isolated
+from envdoctor.plain import parse_json
 
 # Runs in the other interpreter: only the standard library, and syntax any Python 3 (and 2.7) parses, so that an
 # old interpreter is told apart from a broken path.
@@ -46,7 +46,7 @@ def probe_interpreter(python: str, timeout_s: float = 30.0) -> Interpreter:
     if run.timed_out:
         raise InterpreterError(f"--python {python}: it did not answer within {timeout_s:g} s")
     try:
-        data = json.loads(run.stdout.strip().splitlines()[-1])
+        data = parse_json(run.stdout.strip().splitlines()[-1])
         info = Interpreter(data["version"], data["implementation"], data["executable"], int(data["bits"]),
                            bool(data["free_threaded"]), data["prefix"], data["base_prefix"], tuple(data["path"]))
     except (ValueError, IndexError, KeyError, TypeError):
