@@ -15,7 +15,7 @@ from envdoctor.facts.packages import CondaPackage, Distribution, ModuleConflict,
 from envdoctor.facts.report import Facts, Origin
 from envdoctor.facts.system import CpuInfo, MemoryInfo, OsInfo, PythonInfo, SystemFacts
 from envdoctor.facts.toolkit import LibraryDir, ToolkitInfo
-from envdoctor.facts.torch import TorchDevice, TorchRuntime
+from envdoctor.facts.torch import LoadedLibrary, TorchDevice, TorchRuntime
 
 __all__ = [
     "AcceleratorFacts",
@@ -28,6 +28,7 @@ __all__ = [
     "GpuInfo",
     "IntelGpuInfo",
     "LibraryDir",
+    "LoadedLibrary",
     "MemoryInfo",
     "ModuleConflict",
     "NvidiaInfo",

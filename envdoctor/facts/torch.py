@@ -18,6 +18,19 @@ class TorchDevice:
 
 
 @dataclass(frozen=True)
+class LoadedLibrary:
+    """A CUDA or torch library mapped into the torch child's process: the one that really runs, wherever the
+    loader found it."""
+
+    name: str  # the family, "libcudnn", "libcudnn_graph", "libcublasLt", "libnccl", "libtorch_cuda"
+    path: str  # as mapped: the file itself, symlinks resolved by the loader
+    version: Optional[str]  # "9.10.2", or "12" when only the SONAME's major is known
+    version_source: Optional[str]  # "file name", "SONAME", or the owning wheel, "wheel nvidia-cudnn-cu12"
+    origin: str  # "torch-wheel" (torch or its nvidia-* wheels), "conda", "system", "other"
+    stage: str  # "import" (mapped once torch was imported) or "cuda-init" (only after CUDA ran, --deep)
+
+
+@dataclass(frozen=True)
 class TorchRuntime:
     """torch at run time. On any status but "ok" only `status`, `error` and the timings are filled in."""
 
@@ -39,4 +52,6 @@ class TorchRuntime:
     companion_errors: Mapping[str, str] = field(default_factory=dict)  # torchvision/torchaudio → import error
     error: Optional[str] = None  # the child's error text: a traceback, or why it produced nothing
     exit_signal: Optional[str] = None  # "SIGSEGV" when the child was killed by a signal
+    # The CUDA and torch libraries in the child's address space; None with unknown["loaded_libraries"] saying why
+    loaded_libraries: Optional[tuple[LoadedLibrary, ...]] = None
     unknown: Mapping[str, str] = field(default_factory=dict)
