@@ -77,3 +77,4 @@ class SystemFacts:
     cpu: CpuInfo
     memory: MemoryInfo
     environment: Mapping[str, str] = field(default_factory=dict)  # the set ENVIRONMENT_VARIABLES, as found
+    unknown: Mapping[str, str] = field(default_factory=dict)  # "environment": why the variables were not read

@@ -177,7 +177,7 @@ def _torch(report: CollectEnvReport, packages: PackageFacts) -> TorchRuntime:
         hip=hip if hip and _VERSION.match(hip) else None,
         cuda_available={"true": True, "yes": True, "false": False, "no": False}.get(available),
         warnings=_warnings(report),
-        unknown={"arch_list": NOT_REPORTED, "devices": NOT_REPORTED, "cudnn": NOT_REPORTED},
+        unknown={"arch_list": NOT_REPORTED, "devices": NOT_REPORTED, "cudnn": NOT_REPORTED, "loaded_libraries": NOT_REPORTED},
     )
 
 
@@ -210,7 +210,8 @@ def facts_from_report(text: str, path: str) -> Facts:
     return Facts(
         origin=Origin(kind="file", hostname=None, path=path),
         collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        system=SystemFacts(os_info, _python(report), cpu, MemoryInfo(None, None, None, None, memory_unknown)),
+        system=SystemFacts(os_info, _python(report), cpu, MemoryInfo(None, None, None, None, memory_unknown),
+                          unknown={"environment": "a collect_env report does not list environment variables"}),
         nvidia=_nvidia(report),
         accelerators=AcceleratorFacts((), None, apple, None, {"pci_gpus": NOT_REPORTED}),
         packages=packages,
