@@ -177,7 +177,7 @@ def _torch(report: CollectEnvReport, packages: PackageFacts) -> TorchRuntime:
         hip=hip if hip and _VERSION.match(hip) else None,
         cuda_available={"true": True, "yes": True, "false": False, "no": False}.get(available),
         warnings=_warnings(report),
-        unknown={"arch_list": NOT_REPORTED, "devices": NOT_REPORTED, "cudnn": NOT_REPORTED, "loaded_libraries": NOT_REPORTED},
+        unknown=dict.fromkeys(("arch_list", "devices", "cudnn", "loaded_libraries"), NOT_REPORTED),
     )
 
 
