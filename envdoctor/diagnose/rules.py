@@ -13,7 +13,7 @@ from envdoctor.diagnose.archs import runs_on, sm, too_new_or_old
 from envdoctor.diagnose.build import TorchBuild, installed_torch, local_tag, variant_of
 from envdoctor.diagnose.findings import Finding, Severity, worst_first
 from envdoctor.diagnose.machine import GpuRow, Machine, gpu_capabilities, machine_from_facts
-from envdoctor.facts import Facts
+from envdoctor.facts import Facts, LoadedLibrary
 from envdoctor.knowledge import ErrorSignature, Knowledge, torch_base, version_or_none
 
 SHM_MINIMUM_BYTES = 1024**3  # below this, DataLoader workers and NCCL's shared-memory transport run short
@@ -352,7 +352,44 @@ def os_unsupported(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _release(version: Optional[str]) -> Optional[str]:
+    """A library version's major.minor, "9.1" of "9.1.0" and of "9.1.0.70"; None when only a major is known."""
+    parts = (version or "").split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else None
+
+
+def _loaded_shadowing(ctx: Context, loaded: tuple[LoadedLibrary, ...]) -> list[Finding]:
+    """Judged from what the loader really mapped: a library whose copy in torch's wheels it passed over."""
+    shadowing = [lib for lib in loaded if lib.wheel_copy]
+    if not shadowing:
+        return []
+    runtime, env = ctx.facts.torch, ctx.facts.system.environment
+    evidence: list[tuple[str, str]] = []
+    mismatched = False
+    for lib in shadowing:
+        wheel_version = (lib.wheel_copy_owner or "").partition(" ")[2] or None
+        mismatched |= _release(lib.version) != _release(wheel_version)
+        evidence.append(("loaded", f"{lib.path} ({lib.version or 'version unknown'}, {lib.origin})"))
+        evidence.append(("instead of", f"{lib.wheel_copy} ({lib.wheel_copy_owner})"))
+    evidence.extend((var, env[var]) for var in ("LD_PRELOAD", "LD_LIBRARY_PATH") if env.get(var))
+    broke = runtime.status == "import_failed" or "cudnn" in runtime.unknown
+    if runtime.status == "import_failed":
+        evidence.append(("torch import error", _last_line(runtime.error or "")))
+    elif "cudnn" in runtime.unknown:
+        evidence.append(("cuDNN", runtime.unknown["cudnn"]))
+    names = ", ".join(dict.fromkeys(lib.name for lib in shadowing))
+    return [Finding("library-shadowing", Severity.ERROR if broke or mismatched else Severity.WARNING,
+                    f"torch runs {names} from outside its wheels, ahead of the copy they bundle", tuple(evidence),
+                    "Stop the loader finding the other copy first: take it out of LD_PRELOAD and its directory out "
+                    "of LD_LIBRARY_PATH for Python processes (torch's wheels bring their own CUDA libraries).")]
+
+
 def library_shadowing(ctx: Context) -> list[Finding]:
+    loaded = ctx.facts.torch.loaded_libraries
+    found = _loaded_shadowing(ctx, loaded) if loaded is not None else []
+    if found or (loaded is not None and ctx.facts.torch.status == "ok"):
+        return found
+    # What was loaded is unknown, or a failed import unmapped it: judge what the search path would find.
     dirs = ctx.facts.toolkit.library_dirs
     build = ctx.build
     if not dirs or build is None or build.cuda is None:

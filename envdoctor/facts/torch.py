@@ -26,8 +26,11 @@ class LoadedLibrary:
     path: str  # as mapped: the file itself, symlinks resolved by the loader
     version: Optional[str]  # "9.10.2", or "12" when only the SONAME's major is known
     version_source: Optional[str]  # "file name", "SONAME", or the owning wheel, "wheel nvidia-cudnn-cu12"
-    origin: str  # "torch-wheel" (torch or its nvidia-* wheels), "conda", "system", "other"
+    origin: str  # "torch-wheel" (inside torch or its nvidia-* wheels), "wheel" (another package's), "conda", "system"
     stage: str  # "import" (mapped once torch was imported) or "cuda-init" (only after CUDA ran, --deep)
+    # For one loaded from elsewhere: the copy of the same library in torch's nvidia-* wheels, and that wheel
+    wheel_copy: Optional[str] = None
+    wheel_copy_owner: Optional[str] = None  # "nvidia-cudnn-cu13 9.24.0.43"
 
 
 @dataclass(frozen=True)

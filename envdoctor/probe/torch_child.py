@@ -7,9 +7,12 @@ costs only this process; the parent reads the one JSON line after MARKER on stdo
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import json
+import os
+import struct
 import sys
 import time
 import traceback
@@ -17,6 +20,116 @@ import warnings
 from typing import Any, Callable, Optional
 
 MARKER = "ENVDOCTOR-TORCH-JSON:"
+
+# The libraries worth naming: CUDA's, torch's own, and the driver's libcuda. Windows drops "lib" and adds "64_".
+LIBRARY_PREFIXES = ("libcudart", "libcublas", "libcudnn", "libnccl", "libnvJitLink", "libcusparse", "libtorch",
+                    "libc10", "libcuda.", "cudart64", "cublas64", "cudnn", "nvJitLink", "cusparse64", "torch_",
+                    "c10", "nvcuda")
+
+
+def _mapped_paths() -> list[str]:
+    """Every shared library mapped into this process: /proc/self/maps on Linux, dyld's image list on macOS,
+    psutil's memory maps elsewhere (Windows) when psutil is installed in this interpreter."""
+    if os.path.exists("/proc/self/maps"):
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return [line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6]
+    if sys.platform == "darwin":
+        dyld = ctypes.CDLL(None)
+        dyld._dyld_get_image_name.restype = ctypes.c_char_p
+        return [dyld._dyld_get_image_name(i).decode(errors="replace") for i in range(dyld._dyld_image_count())]
+    import psutil  # ImportError: the caller says why the list is unknown
+
+    return [m.path for m in psutil.Process().memory_maps()]
+
+
+def _soname(path: str) -> Optional[str]:
+    """An ELF shared library's DT_SONAME, read from its dynamic section; None for anything else."""
+    try:
+        with open(path, "rb") as elf:
+            head = elf.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:  # 64-bit little-endian only
+                return None
+            shoff, = struct.unpack_from("<Q", head, 0x28)
+            shentsize, shnum = struct.unpack_from("<HH", head, 0x3A)
+            elf.seek(shoff)
+            sections = [struct.unpack_from("<IIQQQQIIQQ", elf.read(shentsize)) for _ in range(shnum)]
+            for _name, kind, _flags, _addr, offset, size, link, _info, _align, _entsize in sections:
+                if kind != 6:  # SHT_DYNAMIC
+                    continue
+                elf.seek(offset)
+                dynamic = elf.read(size)
+                strtab = sections[link]
+                for tag, value in struct.iter_unpack("<qQ", dynamic):
+                    if tag == 14:  # DT_SONAME
+                        elf.seek(strtab[4] + value)
+                        return elf.read(256).split(b"\0", 1)[0].decode(errors="replace")
+    except (OSError, struct.error, IndexError):
+        return None
+    return None
+
+
+def _wheel_owners(directory: str, cache: dict[str, dict[str, str]]) -> dict[str, str]:
+    """File path → "distribution version" for the nvidia-* wheels installed in `directory` (a site-packages)."""
+    if directory not in cache:
+        owners: dict[str, str] = {}
+        try:
+            infos = [n for n in os.listdir(directory) if n.startswith("nvidia_") and n.endswith(".dist-info")]
+        except OSError:
+            infos = []
+        for info in infos:
+            name, _, version = info[: -len(".dist-info")].partition("-")
+            try:
+                with open(os.path.join(directory, info, "RECORD"), encoding="utf-8") as record:
+                    for row in record:
+                        owners[os.path.normpath(os.path.join(directory, row.split(",", 1)[0]))] = \
+                            f"{name.replace('_', '-')} {version}"
+            except OSError:
+                continue
+        cache[directory] = owners
+    return cache[directory]
+
+
+def _conda_prefix(path: str) -> Optional[str]:
+    """The conda environment holding `path`: the nearest directory above it with a conda-meta folder."""
+    parent = os.path.dirname(path)
+    while parent and parent != os.path.dirname(parent):
+        if os.path.isdir(os.path.join(parent, "conda-meta")):
+            return parent
+        parent = os.path.dirname(parent)
+    return None
+
+
+def _site_packages(path: str) -> Optional[str]:
+    for marker in ("/site-packages/", "/dist-packages/", "\\site-packages\\"):
+        if marker in path:
+            return path[: path.index(marker) + len(marker) - 1]
+    return None
+
+
+def _loaded_libraries(stage: str, seen: set[str], torch_dir: Optional[str]) -> list[dict[str, Any]]:
+    """The CUDA and torch libraries mapped now and not in `seen`, with what the files say about themselves and,
+    for one loaded from outside torch's site-packages, the copy torch's nvidia-* wheels hold under that name."""
+    torch_site = os.path.dirname(torch_dir) if torch_dir else None
+    owners: dict[str, dict[str, str]] = {}
+    wheel_files: dict[str, str] = {}
+    for path in _wheel_owners(torch_site, owners) if torch_site else ():
+        wheel_files.setdefault(os.path.basename(path), path)
+    found = []
+    for path in dict.fromkeys(_mapped_paths()):
+        name = os.path.basename(path)
+        if path in seen or not name.startswith(LIBRARY_PREFIXES) or not (".so" in name or name.endswith(
+                (".dll", ".dylib"))):
+            continue
+        seen.add(path)
+        site, soname = _site_packages(path), _soname(path)
+        copy = wheel_files.get(soname or name) if site != torch_site else None
+        found.append({"path": path, "soname": soname, "stage": stage, "site_packages": site,
+                      "in_torch_site": site == torch_site,
+                      "in_torch": bool(torch_dir) and path.startswith(os.path.join(torch_dir or "", "")),
+                      "owner": _wheel_owners(site, owners).get(os.path.normpath(path)) if site else None,
+                      "conda_prefix": _conda_prefix(path),
+                      "wheel_copy": copy, "wheel_copy_owner": owners[torch_site or ""][copy] if copy else None})
+    return found
 
 
 def _ask(facts: dict[str, Any], unknown: dict[str, str], name: str, call: Callable[[], Any]) -> None:
@@ -45,18 +158,47 @@ def _pci_bus_id(props: Any, unknown: dict[str, str], index: int) -> Optional[str
     return f"{domain:08X}:{bus:02X}:{device:02X}.0"
 
 
+def _libraries_or_why(stage: str, seen: set[str],
+                      torch_dir: Optional[str]) -> tuple[Optional[list[dict[str, Any]]], dict[str, str]]:
+    try:
+        return _loaded_libraries(stage, seen, torch_dir), {}
+    except Exception as exc:  # ImportError for psutil, OSError: the list is unknown, and why
+        return None, {"loaded_libraries": f"the mapped libraries could not be listed on {sys.platform}: "
+                                          f"{type(exc).__name__}: {exc}"}
+
+
+def _run_cuda(torch: Any) -> bool:
+    """A matmul (cuBLAS) and a convolution (cuDNN) on the first GPU, so that the libraries CUDA loads lazily are
+    mapped before they are listed."""
+    x = torch.ones(1, 3, 8, 8, device="cuda")
+    (x.flatten(1) @ x.flatten(1).T).sum().item()
+    torch.nn.functional.conv2d(x, torch.ones(4, 3, 3, 3, device="cuda")).sum().item()
+    return True
+
+
 def main(companions: bool) -> None:
     facts: dict[str, Any] = {"status": "ok"}
     unknown: dict[str, str] = {}
-    if importlib.util.find_spec("torch") is None:
+    spec = importlib.util.find_spec("torch")
+    if spec is None:
         sys.stdout.write(MARKER + json.dumps({"status": "not_installed"}) + "\n")
         return
+    torch_dir = os.path.dirname(spec.origin) if spec.origin else None
+    seen: set[str] = set()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
-        import torch
-
+        try:
+            import torch
+        except Exception:  # what the loader left mapped shows which library broke the import
+            libraries, why = _libraries_or_why("import", seen, torch_dir)
+            sys.stderr.write(traceback.format_exc())
+            sys.stdout.write(MARKER + json.dumps({"status": "import_failed", "error": traceback.format_exc(),
+                                                  "loaded_libraries": libraries, "unknown": why}) + "\n")
+            return
         facts["import_seconds"] = time.perf_counter() - start
+        facts["loaded_libraries"], why = _libraries_or_why("import", seen, torch_dir)
+        unknown.update(why)
         facts["version"] = str(torch.__version__)
         facts["origin"] = torch.__file__
         facts["cuda"] = torch.version.cuda
@@ -94,6 +236,10 @@ def main(companions: bool) -> None:
                 errors[name] = traceback.format_exc()[-2000:]
         facts["companions"] = versions
         facts["companion_errors"] = errors
+        if companions and facts.get("cuda_available"):  # --deep: cuBLAS and cuDNN load on first use
+            _ask(facts, unknown, "cuda_init", lambda: _run_cuda(torch))
+            if "cuda_init" not in unknown and facts["loaded_libraries"] is not None:
+                facts["loaded_libraries"] += _libraries_or_why("cuda-init", seen, torch_dir)[0] or []
     facts["warnings"] = [str(w.message) for w in caught]
     facts["unknown"] = unknown
     sys.stdout.write(MARKER + json.dumps(facts) + "\n")

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from envdoctor.children import marked_json, signal_name, start_isolated, wait_isolated
 from envdoctor.facts.torch import TorchDevice, TorchRuntime
+from envdoctor.parse.libraries import loaded_libraries
 from envdoctor.probe.torch_child import MARKER
 
 CHILD_SOURCE = Path(__file__).with_name("torch_child.py")
@@ -25,6 +26,10 @@ def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRunt
         return None
     if data.get("status") == "not_installed":
         return TorchRuntime(status="not_installed", error=f"torch cannot be found by {sys.executable}")
+    if data.get("status") == "import_failed":  # the traceback, and the libraries the loader had mapped by then
+        return TorchRuntime(status="import_failed", error=str(data.get("error", ""))[-_ERROR_TAIL_CHARS:],
+                            loaded_libraries=loaded_libraries(data.get("loaded_libraries"), None),
+                            unknown=data.get("unknown", {}))
     return TorchRuntime(
         status="ok",
         version=data.get("version"),
@@ -44,6 +49,7 @@ def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRunt
         warnings=tuple(data.get("warnings", ())),
         companions=data.get("companions", {}),
         companion_errors=data.get("companion_errors", {}),
+        loaded_libraries=loaded_libraries(data.get("loaded_libraries"), data.get("version")),
         unknown=data.get("unknown", {}),
     )
 

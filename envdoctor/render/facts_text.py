@@ -223,6 +223,25 @@ def toolkit_rows(toolkit: ToolkitInfo) -> list[Row]:
     return rows
 
 
+def library_rows(torch: TorchRuntime) -> list[Row]:
+    """The CUDA and torch libraries torch's process mapped; torch's own (libtorch*, libc10*) on one row."""
+    if torch.loaded_libraries is None:
+        return [("libraries", unknown(torch.unknown.get("loaded_libraries")))]
+    own = [lib for lib in torch.loaded_libraries if lib.version_source == "wheel torch"]
+    rows: list[Row] = []
+    if own:
+        rows.append(("torch's own", f"{', '.join(lib.name for lib in own)}: torch {own[0].version}"))
+    for lib in torch.loaded_libraries:
+        if lib in own:
+            continue
+        when = ", after CUDA ran" if lib.stage == "cuda-init" else ""
+        where = lib.path.split("site-packages", 1)[-1].lstrip("/\\") if lib.origin == "torch-wheel" else lib.path
+        line = f"{lib.version or 'version unknown'} ({lib.origin}{when}) {where}"
+        rows.append((lib.name, Text(f"{line}\n  ahead of {lib.wheel_copy} ({lib.wheel_copy_owner})", style="red")
+                     if lib.wheel_copy else line))
+    return rows or [("libraries", "no CUDA or torch library is mapped")]
+
+
 def _section(title: str, rows: Sequence[Row]) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None,
                   padding=(0, 1), expand=False)
@@ -261,6 +280,8 @@ def render_facts(console: Console, facts: Facts, resolved: Sequence[GpuRow] = ()
         ("PyTorch", torch_rows(facts.torch, facts.packages)),
         ("Toolkit", toolkit_rows(facts.toolkit)),
     ]
+    if facts.torch.loaded_libraries is not None or "loaded_libraries" in facts.torch.unknown:
+        sections.append(("Libraries torch loaded", library_rows(facts.torch)))
     if facts.deep is not None:
         sections.append(("Deep checks", deep_rows(facts.deep)))
     for index, (title, rows) in enumerate(sections):
