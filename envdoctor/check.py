@@ -107,7 +107,7 @@ def run_check(options: CheckOptions = CheckOptions(), host: Optional[Host] = Non
         timings["torch"] = round(time.perf_counter() - start, 4)
     nvidia_info = nvidia.result_within(options.nvidia_timeout_s) or _nvidia_timed_out(options.nvidia_timeout_s)
     return Facts(
-        origin=Origin(kind="probe", hostname=socket.gethostname() or None),
+        origin=Origin(kind="probe", hostname=socket.gethostname() or None, interpreter=options.python),
         collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         system=system,
         nvidia=nvidia_info,

@@ -62,6 +62,11 @@ def test_an_interpreter_without_torch(tmp_path: Path, capsys: pytest.CaptureFixt
     facts = document["facts"]
     assert isinstance(facts, dict) and facts["packages"]["distributions"] == []
     assert "pip_version" in facts["system"]["python"]["unknown"]  # a bare venv: no pip either
+    # torch-missing's fix installs into that environment, not into whatever `python` is first on PATH
+    missing = next(f for f in document["findings"] if f["id"] == "torch-missing")  # type: ignore[attr-defined]
+    assert missing["command"].startswith(f"{env / 'bin' / 'python'} -m pip install torch==")
+    assert all(a["plan"]["pip_command"].startswith(f"{env / 'bin' / 'python'} -m pip install ")
+               for a in document["advice"] if a["plan"])  # type: ignore[attr-defined]
 
 
 def test_what_cannot_run_the_probes_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,6 +36,7 @@ class InstallPlan:
     torchaudio: Optional[str]
     reasons: tuple[str, ...]  # why this release and variant
     pypi_variant: bool = False  # the variant is the one PyPI served for this release
+    python_command: str = "python"  # the interpreter whose pip installs it
 
     @property
     def _from_pypi(self) -> bool:
@@ -72,7 +73,7 @@ class InstallPlan:
 
     @property
     def pip_command(self) -> str:
-        return self._command("python -m pip install", "--index-url", "-f")
+        return self._command(f"{self.python_command} -m pip install", "--index-url", "-f")
 
     @property
     def uv_command(self) -> str:
@@ -155,11 +156,12 @@ def _pick_variant(release: Release, machine: Machine, kb: Knowledge,
     return "cpu", ["no NVIDIA GPU or driver: the CPU wheel (the CUDA wheels are gigabytes larger and gain nothing)"]
 
 
-def _plan(release: Release, variant: str, reasons: list[str], patch: Optional[str] = None) -> InstallPlan:
+def _plan(release: Release, variant: str, reasons: list[str], python_command: str,
+          patch: Optional[str] = None) -> InstallPlan:
     patch = patch if patch in release.patches and patch not in release.lts_patches else release.latest
     return InstallPlan(torch=patch, variant=variant, torchvision=release.torchvision.get(patch),
                        torchaudio=release.torchaudio.get(patch), reasons=tuple(reasons),
-                       pypi_variant=variant == release.pypi_default)
+                       pypi_variant=variant == release.pypi_default, python_command=python_command)
 
 
 def plan_install(machine: Machine, kb: Knowledge, series: Optional[str] = None) -> Advice:
@@ -197,8 +199,8 @@ def plan_install(machine: Machine, kb: Knowledge, series: Optional[str] = None) 
             variant, reasons = picked
             if series is None and release is not candidates[0]:
                 reasons.insert(0, f"torch {release.series} is the newest release that fits this machine")
-            return Advice(_plan(release, variant, reasons, series), tuple(passed))
+            return Advice(_plan(release, variant, reasons, machine.python_command, series), tuple(passed))
     if fallback is not None and machine.os != "macos":
         reasons = [f"no CUDA variant of torch {fallback.series} fits: the CPU wheel runs, without the GPU"]
-        return Advice(_plan(fallback, "cpu", reasons, series), tuple(passed))
+        return Advice(_plan(fallback, "cpu", reasons, machine.python_command, series), tuple(passed))
     return Advice(None, tuple(passed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -32,6 +33,7 @@ class Machine:
     cuda_works: bool = False  # a CUDA build of torch said CUDA is available: a GPU and a working driver
     jetson: bool = False  # an NVIDIA Jetson (tegra kernel, or torch's "nv" builds on aarch64)
     rosetta: bool = False  # an x86_64 interpreter translated by Rosetta 2 on Apple silicon
+    python_command: str = "python"  # what runs pip in install commands: the interpreter `check --python` judged
 
     @property
     def platform(self) -> str:
@@ -106,4 +108,5 @@ def machine_from_facts(facts: Facts, gpus: Sequence[GpuRow]) -> Machine:
         cuda_works=facts.torch.cuda_available is True and facts.torch.hip is None and facts.torch.cuda is not None,
         jetson=is_jetson(facts),
         rosetta=rosetta,
+        python_command=shlex.quote(facts.origin.interpreter) if facts.origin.interpreter else "python",
     )

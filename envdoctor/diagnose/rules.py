@@ -445,7 +445,8 @@ def pynvml_conflict(ctx: Context) -> list[Finding]:
                     "the deprecated pynvml distribution is installed beside nvidia-ml-py; both write pynvml.py",
                     tuple(("pynvml from", p) for p in conflict.distributions),
                     "Remove the old distribution and reinstall the maintained one:",
-                    "python -m pip uninstall -y pynvml && python -m pip install --force-reinstall nvidia-ml-py")]
+                    f"{ctx.machine.python_command} -m pip uninstall -y pynvml && "
+                    f"{ctx.machine.python_command} -m pip install --force-reinstall nvidia-ml-py")]
 
 
 def cuda_unavailable(ctx: Context) -> list[Finding]:

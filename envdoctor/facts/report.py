@@ -26,6 +26,7 @@ class Origin:
     kind: str  # "probe" or "file"
     hostname: Optional[str]
     path: Optional[str] = None  # the file, when kind is "file"
+    interpreter: Optional[str] = None  # the interpreter `check --python` judged: install commands run its pip
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from envdoctor.facts import Facts, Origin
+from envdoctor.facts import Facts
 from envdoctor.facts.report import CHECK_SCHEMA, CHECK_SCHEMA_VERSION
 from envdoctor.knowledge import knowledge
 from envdoctor.plain import from_plain
@@ -27,4 +27,4 @@ def facts_from_document(document: Any, path: str) -> Facts:
         error = kb.capability_error(capability)
         if error is not None:
             raise ValueError(f"{where}: {error}")
-    return dataclasses.replace(facts, origin=Origin(kind="file", hostname=facts.origin.hostname, path=path))
+    return dataclasses.replace(facts, origin=dataclasses.replace(facts.origin, kind="file", path=path))

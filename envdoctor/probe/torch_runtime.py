@@ -19,13 +19,13 @@ DEFAULT_TIMEOUT_S = 60.0
 _ERROR_TAIL_CHARS = 4000
 
 
-def parse_child_output(stdout: str, import_seconds: float) -> Optional[TorchRuntime]:
+def parse_child_output(stdout: str, import_seconds: float, python: str = sys.executable) -> Optional[TorchRuntime]:
     """The child's JSON line as facts, or None when it printed none."""
     data: Optional[dict[str, Any]] = marked_json(stdout, MARKER)
     if data is None:
         return None
     if data.get("status") == "not_installed":
-        return TorchRuntime(status="not_installed", error=f"torch cannot be found by {sys.executable}")
+        return TorchRuntime(status="not_installed", error=f"torch cannot be found by {python}")
     if data.get("status") == "import_failed":  # the traceback, and the libraries the loader had mapped by then
         return TorchRuntime(status="import_failed", error=str(data.get("error", ""))[-_ERROR_TAIL_CHARS:],
                             loaded_libraries=loaded_libraries(data.get("loaded_libraries"), None),
@@ -80,7 +80,7 @@ class TorchChild:
                                 error=f"importing torch did not finish within {self.timeout_s:g} s")
         if run.returncode == 0:
             try:
-                runtime = parse_child_output(run.stdout, time.perf_counter() - self._start)
+                runtime = parse_child_output(run.stdout, time.perf_counter() - self._start, self.python)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # of the wrong shape
                 return TorchRuntime(status="import_failed", error=f"the torch probe's result is unreadable: {exc}")
             if runtime is not None:
