@@ -9,8 +9,9 @@ from typing import Any, Optional
 from envdoctor.facts.torch import LoadedLibrary
 
 # "libcudnn_graph.so.9.1.0" → ("libcudnn_graph", "9.1.0"); "cudnn64_9.dll" → ("cudnn", "9");
-# "cublasLt64_12.dll" → ("cublasLt", "12"); "libtorch_cpu.dylib" → ("libtorch_cpu", "")
-_ELF = re.compile(r"^(?P<family>[^.]+)\.so(?:\.(?P<version>[\d.]+))?$")
+# "cublasLt64_12.dll" → ("cublasLt", "12"); "libtorch_cpu.dylib" → ("libtorch_cpu", ""); a copy renamed by
+# auditwheel inside another wheel, torchvision's "libcudart.faf08d9a.so.13" → ("libcudart", "13")
+_ELF = re.compile(r"^(?P<family>[^.]+?)(?:[.-][0-9a-f]{8})?\.so(?:\.(?P<version>[\d.]+))?$")
 _DLL = re.compile(r"^(?P<family>.+?)(?:64)?(?:_(?P<version>\d+))?\.dll$", re.IGNORECASE)
 _DYLIB = re.compile(r"^(?P<family>[^.]+)(?:\.(?P<version>[\d.]+))?\.dylib$")
 

@@ -22,9 +22,9 @@ from typing import Any, Callable, Optional
 MARKER = "ENVDOCTOR-TORCH-JSON:"
 
 # The libraries worth naming: CUDA's, torch's own, and the driver's libcuda. Windows drops "lib" and adds "64_".
-LIBRARY_PREFIXES = ("libcudart", "libcublas", "libcudnn", "libnccl", "libnvJitLink", "libcusparse", "libtorch",
-                    "libc10", "libcuda.", "cudart64", "cublas64", "cudnn", "nvJitLink", "cusparse64", "torch_",
-                    "c10", "nvcuda")
+LIBRARY_PREFIXES = ("libcudart", "libcublas", "libcudnn", "libnccl", "libnvJitLink", "libcusparse", "libtorch.",
+                    "libtorch_", "libc10", "libcuda.", "cudart64", "cublas64", "cudnn", "nvJitLink", "cusparse64",
+                    "torch_", "c10", "nvcuda")
 
 
 def _mapped_paths() -> list[str]:
@@ -236,6 +236,8 @@ def main(companions: bool) -> None:
                 errors[name] = traceback.format_exc()[-2000:]
         facts["companions"] = versions
         facts["companion_errors"] = errors
+        if versions and facts["loaded_libraries"] is not None:  # torchvision may bring its own copies
+            facts["loaded_libraries"] += _libraries_or_why("import", seen, torch_dir)[0] or []
         if companions and facts.get("cuda_available"):  # --deep: cuBLAS and cuDNN load on first use
             _ask(facts, unknown, "cuda_init", lambda: _run_cuda(torch))
             if "cuda_init" not in unknown and facts["loaded_libraries"] is not None:

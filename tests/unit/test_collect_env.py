@@ -177,7 +177,7 @@ def test_report_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
     assert main(["check", "--from", "-", "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert [f["id"] for f in document["findings"]] == ["driver-too-old"]
-    assert document["facts"]["origin"] == {"kind": "file", "hostname": None, "path": "-"}
+    assert document["facts"]["origin"] == {"kind": "file", "hostname": None, "path": "-", "interpreter": None}
     assert any("architecture is not known" in n for n in document["not_checked"])
 
 

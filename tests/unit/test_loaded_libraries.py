@@ -40,6 +40,9 @@ def raw(path: str, **fields: Any) -> dict[str, Any]:
      ("libcudnn", "2.5.1+cu124", "wheel torch", "torch-wheel")),
     (raw("C:\\CUDA\\v12.4\\bin\\cublasLt64_12.dll"), ("libcublasLt", "12", "file name", "system")),
     (raw("/unreadable/libcudart.so"), ("libcudart", None, None, "system")),
+    # torchvision's own copy, renamed by auditwheel, as an H200's check --deep listed it
+    (raw(f"{SITE}/torchvision.libs/libcudart.faf08d9a.so.13", soname="libcudart.so.13", site_packages=SITE,
+         in_torch_site=True), ("libcudart", "13", "SONAME", "wheel")),
 ])
 def test_a_library_s_family_version_and_origin(entry: dict[str, Any], expected: tuple[Any, ...]) -> None:
     lib = loaded_library(entry, "2.5.1+cu124")

@@ -60,7 +60,7 @@ def test_json_document_is_versioned_and_complete() -> None:
     assert facts["nvidia"]["gpus"][1]["index"] == 1
     assert facts["nvidia"]["gpus"][0]["compute_capability"] == [8, 0]
     assert facts["torch"]["status"] == "ok"
-    assert facts["origin"] == {"kind": "probe", "hostname": "gpu-node-7", "path": None}
+    assert facts["origin"] == {"kind": "probe", "hostname": "gpu-node-7", "path": None, "interpreter": None}
     assert set(facts) == {"origin", "collected_at", "system", "nvidia", "accelerators", "packages", "torch",
                           "toolkit", "probe_seconds", "deep"}
 
