@@ -11,14 +11,13 @@ from datetime import datetime, timezone
 from typing import Callable, Generic, Optional, TypeVar, cast
 
 from envdoctor.facts import Facts, NvidiaInfo, Origin, SystemFacts, TorchRuntime
-from envdoctor.facts.system import ENVIRONMENT_VARIABLES
 from envdoctor.probe.accelerators import probe_accelerators
 from envdoctor.probe.cpu import probe_cpu
 from envdoctor.probe.host import Host
 from envdoctor.probe.interpreter import probe_interpreter
 from envdoctor.probe.nvidia import NvmlLoader, load_pynvml, probe_nvidia
 from envdoctor.probe.packages import probe_packages
-from envdoctor.probe.system import probe_memory, probe_os, probe_python
+from envdoctor.probe.system import probe_environment, probe_memory, probe_os, probe_python
 from envdoctor.probe.toolkit import probe_toolkit
 from envdoctor.probe.torch_runtime import DEFAULT_TIMEOUT_S, TorchChild
 
@@ -97,8 +96,8 @@ def run_check(options: CheckOptions = CheckOptions(), host: Optional[Host] = Non
     accelerators = _Background("accelerators", lambda: probe_accelerators(host), timings)
     toolkit = _Background("toolkit", lambda: probe_toolkit(host), timings)
     cpu = _Background("cpu", lambda: probe_cpu(host), timings)
-    environment = {k: host.env[k] for k in ENVIRONMENT_VARIABLES if k in host.env}
-    system = SystemFacts(probe_os(host), probe_python(other), cpu.result(), probe_memory(host), environment)
+    system = SystemFacts(probe_os(host), probe_python(other), cpu.result(), probe_memory(host),
+                         probe_environment(host))
     if torch_child is None:
         torch = TorchRuntime(status="skipped", error="skipped by --no-import")
     else:

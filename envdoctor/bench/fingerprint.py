@@ -38,6 +38,8 @@ def fingerprint(facts: Facts, devices: Sequence[BenchDevice], commit: Optional[s
         "python": facts.system.python.version,
         "os": facts.system.os.name or facts.system.os.system,
         "git_commit": commit,
+        # The variables torch heeds (CUDA_LAUNCH_BLOCKING, NCCL_*, OMP_NUM_THREADS...), as `check` records them.
+        "environment": dict(facts.system.environment),
         # Volatile: recorded to explain a difference, never to refuse a comparison.
         "volatile": {
             "hostname": facts.origin.hostname,

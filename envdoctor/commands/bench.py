@@ -19,6 +19,7 @@ from envdoctor.bench.runner import BenchRun
 from envdoctor.check import CheckOptions, run_check
 from envdoctor.commands import check_driver_override
 from envdoctor.commands.gating import add_gate_arguments, gates_from, judge, load, report, report_outputs
+from envdoctor.diagnose.variables import launch_blocking
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.facts import Facts
 from envdoctor.importers import ReportError, read_check_document
@@ -167,6 +168,9 @@ def _run(args: argparse.Namespace, config: BenchConfig, baseline: Optional[Bench
     if facts.torch.status != "ok":
         raise UsageError(f"bench needs a torch that imports, and on {where} it does not ({facts.torch.status}); "
                          "see `envdoctor check" + (f" --from {args.from_file}`" if args.from_file else "`"))
+    if not args.from_file and launch_blocking(facts.system.environment):
+        print("envdoctor: warning: CUDA_LAUNCH_BLOCKING=1 makes every CUDA kernel launch wait for the kernel to "
+              "finish: GPU figures from this run are not representative (unset it to benchmark)", file=sys.stderr)
     try:
         devices = select(config.devices, bench_devices(facts, knowledge()))
     except ValueError as exc:

@@ -8,6 +8,7 @@ from typing import Optional
 
 from packaging.version import Version
 
+from envdoctor.diagnose import variables
 from envdoctor.diagnose.advice import JETSON_WHEELS, Advice, InstallPlan, glibc_needed, plan_install
 from envdoctor.diagnose.archs import runs_on, sm, too_new_or_old
 from envdoctor.diagnose.build import TorchBuild, installed_torch, local_tag, variant_of
@@ -459,9 +460,11 @@ def cuda_unavailable(ctx: Context) -> list[Finding]:
         return []  # no GPU, or driver-too-old explains it
     evidence: list[tuple[str, str]] = [("torch", build.version), ("driver", driver),
                                        ("GPUs", ", ".join(name for name, _, _ in ctx.gpus))]
-    env = ctx.facts.system.environment
-    if "CUDA_VISIBLE_DEVICES" in env:
-        evidence.append(("likely cause", f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']!r} hides GPUs"))
+    visible = ctx.facts.system.environment.get(variables.VISIBLE)
+    if visible is not None:
+        if variables.hides_every_gpu(visible, ctx.facts.nvidia.gpus, "gpus" not in ctx.facts.nvidia.unknown):
+            return []  # gpus-hidden says why
+        evidence.append(("likely cause", f"{variables.VISIBLE}={visible!r} limits the GPUs CUDA sees"))
     if ctx.facts.system.os.wsl == 2:
         evidence.append(("likely cause", "WSL 2: a Linux driver or toolkit installed inside WSL can shadow the "
                                          "libcuda in /usr/lib/wsl/lib"))
@@ -509,7 +512,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     torch_missing, torch_import_failed, driver_missing, driver_too_old, gpu_arch_unsupported, cpu_wheel_on_gpu_host,
     cuda_wheel_without_gpu, companion_mismatch, python_unsupported, os_unsupported, library_shadowing,
     toolkit_mismatch, duplicate_install, pynvml_conflict, cuda_unavailable, shm_too_small, deep_check_failed,
-    rosetta,
+    rosetta, *variables.RULES,
 )
 
 
@@ -541,6 +544,7 @@ def unchecked(ctx: Context) -> tuple[str, ...]:
                      "module is not known")
     if facts.torch.status == "skipped":
         notes.append("cuda-unavailable, and the wheel's compiled architectures: torch was not imported")
+    notes.extend(variables.unchecked(ctx))
     return tuple(notes)
 
 

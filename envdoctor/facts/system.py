@@ -6,13 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-# Environment variables that change which GPUs, libraries or interpreter torch uses.
-ENVIRONMENT_VARIABLES = (
-    "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
-    "CUDA_HOME", "CUDA_PATH", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX",
-    "PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_NVML_BASED_CUDA_CHECK", "CUDA_MODULE_LOADING",
-)
-
 
 @dataclass(frozen=True)
 class OsInfo:
@@ -76,5 +69,8 @@ class SystemFacts:
     python: PythonInfo
     cpu: CpuInfo
     memory: MemoryInfo
-    environment: Mapping[str, str] = field(default_factory=dict)  # the set ENVIRONMENT_VARIABLES, as found
-    unknown: Mapping[str, str] = field(default_factory=dict)  # "environment": why the variables were not read
+    # The set variables envdoctor/knowledge/environment.py watches, by name; a credential's value masked.
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # "environment": why the variables were not read. Then a name missing from `environment` is unknown, not unset
+    # (a collect_env report gives CUDA_MODULE_LOADING alone).
+    unknown: Mapping[str, str] = field(default_factory=dict)

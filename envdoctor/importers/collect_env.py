@@ -97,6 +97,21 @@ def _cpu(report: CollectEnvReport) -> CpuInfo:
     return CpuInfo(info.model_name, info.cores, info.cpus, None, info.isa, "lscpu (in the report)", unknown)
 
 
+def _environment(report: CollectEnvReport) -> tuple[dict[str, str], dict[str, str]]:
+    """The one variable a report gives, and why the others are unknown. collect_env prints CUDA_MODULE_LOADING as
+    torch left it after initialising CUDA, "N/A" where CUDA is unavailable (then it is not read), and nothing after
+    the colon where it is unset."""
+    raw = report.fields.get("CUDA_MODULE_LOADING set to")
+    value = report.value("CUDA_MODULE_LOADING set to")
+    lists = "a collect_env report lists no environment variable but CUDA_MODULE_LOADING"
+    if value:
+        return {"CUDA_MODULE_LOADING": value}, {"environment": f"{lists} (as torch left it after initialising CUDA: "
+                                                               "torch sets LAZY where it was unset)"}
+    why = ("this one has no such line" if raw is None else "it is unset here" if not raw.strip()
+           else f"this one does not give it ({raw.strip()}: CUDA was not available)")
+    return {}, {"environment": f"{lists}, and {why}"}
+
+
 def _gpu_names(report: CollectEnvReport) -> list[str]:
     lines = [report.fields.get("GPU models and configuration", ""), *report.continuation.get(
         "GPU models and configuration", ())]
@@ -211,7 +226,7 @@ def facts_from_report(text: str, path: str) -> Facts:
         origin=Origin(kind="file", hostname=None, path=path),
         collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         system=SystemFacts(os_info, _python(report), cpu, MemoryInfo(None, None, None, None, memory_unknown),
-                          unknown={"environment": "a collect_env report does not list environment variables"}),
+                           *_environment(report)),
         nvidia=_nvidia(report),
         accelerators=AcceleratorFacts((), None, apple, None, {"pci_gpus": NOT_REPORTED}),
         packages=packages,

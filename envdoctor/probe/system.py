@@ -1,9 +1,10 @@
-"""Probe the operating system, the Python interpreter and memory."""
+"""Probe the operating system, the Python interpreter, memory and the environment variables torch heeds."""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import struct
 import sys
@@ -14,10 +15,14 @@ from typing import Optional
 import psutil
 
 from envdoctor.facts.system import MemoryInfo, OsInfo, PythonInfo
+from envdoctor.knowledge.environment import MASKED, secret, watched
 from envdoctor.parse.kernel import wsl_generation
 from envdoctor.parse.os_release import parse_os_release
 from envdoctor.probe.host import Host
 from envdoctor.probe.interpreter import Interpreter
+
+# "scheme://user:password@host": the password of a URL in a value, masked even where the name says nothing
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
 
 
 def _glibc(host: Host, unknown: dict[str, str]) -> Optional[str]:
@@ -124,3 +129,12 @@ def probe_memory(host: Host) -> MemoryInfo:
         except OSError as exc:
             unknown["shm_total_bytes"] = unknown["shm_free_bytes"] = f"/dev/shm: {exc.strerror or exc}"
     return MemoryInfo(vm.total, vm.available, shm_total, shm_free, unknown)
+
+
+def probe_environment(host: Host) -> dict[str, str]:
+    """The variables envdoctor/knowledge/environment.py watches that are set, by name. The torch child and every
+    child of `check --python` inherit them. A value that may be a credential is never recorded: the whole value
+    where the name says so (a TOKEN, PASSWORD or KEY), a URL's password in any other."""
+    env = host.env
+    return {name: MASKED if secret(name) else _URL_PASSWORD.sub(rf"\1:{MASKED}@", env[name])
+            for name in sorted(env) if watched(name) is not None}

@@ -70,7 +70,17 @@ def system_rows(system: SystemFacts) -> list[Row]:
         ("CPU features", isa),
         ("Memory", memory),
         ("/dev/shm", shm),
+        ("Environment", environment_cell(system)),
     ]
+
+
+def environment_cell(system: SystemFacts) -> Cell:
+    """The variables torch heeds that are set, one NAME=value a line; and why the others are unknown, if they are."""
+    text = Text("\n".join(f"{name}={value}" for name, value in system.environment.items()))
+    why = system.unknown.get("environment")
+    if why:
+        text.append(("\n" if text else "") + f"others unknown: {why}", style="dim")
+    return text if text else "none of the variables that change torch's behaviour is set"
 
 
 def _gpu_line(gpu: GpuInfo, resolved: Optional[tuple[tuple[int, int], str]]) -> Cell:

@@ -4,6 +4,7 @@ DDP's devices, for machines described by check documents built from real capture
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,23 @@ def test_fingerprint_and_topology_describe_the_benched_gpus(tmp_path: Path) -> N
     assert (machine["gpus"], machine["gpu_count"]) == (["NVIDIA GeForce RTX 3090 Ti"], 1)
     (row,) = topology(chosen)
     assert (row["device"], row["nvml_index"]) == ("cuda:1", 1)
+
+
+@pytest.mark.slow
+def test_launch_blocking_is_warned_at_the_start(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CUDA_LAUNCH_BLOCKING", "1")
+    assert main(["bench", "--dry-run", "--workload", "mlp", "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("envdoctor: warning: CUDA_LAUNCH_BLOCKING=1 makes every CUDA kernel launch wait for the "
+                            "kernel to finish: GPU figures from this run are not representative (unset it to "
+                            "benchmark)\n")
+    assert json.loads(captured.out)["cells"]  # the plan still follows
+
+
+def test_the_fingerprint_records_the_variables_torch_heeds(tmp_path: Path) -> None:
+    facts = machine_facts("mixed-2gpu", tmp_path)
+    facts = replace(facts, system=replace(facts.system, environment={"CUDA_LAUNCH_BLOCKING": "1",
+                                                                     "NCCL_P2P_DISABLE": "1"}))
+    machine = fingerprint(facts, bench_devices(facts, knowledge()), None)
+    assert machine["environment"] == {"CUDA_LAUNCH_BLOCKING": "1", "NCCL_P2P_DISABLE": "1"}

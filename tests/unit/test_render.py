@@ -71,3 +71,12 @@ def test_a_deep_check_not_run_says_why_and_is_not_a_failure() -> None:
     text = render(replace(sample_facts(), deep=(skipped,)))
     assert "matmul bfloat16: not run: cuda:1 has compute capability 7.0" in text
     assert "FAILED" not in text
+
+
+def test_environment_variables_set_and_why_the_others_are_unknown() -> None:
+    facts = sample_facts()
+    facts = replace(facts, system=replace(facts.system, environment={"CUDA_MODULE_LOADING": "LAZY"},
+                                          unknown={"environment": "a collect_env report lists no other"}))
+    text = render(facts, width=140)
+    assert "Environment              CUDA_MODULE_LOADING=LAZY" in text
+    assert "others unknown: a collect_env report lists no other" in text

@@ -52,6 +52,7 @@ def with_env(facts: Facts, **env: str) -> Facts:
     return replace(facts, system=replace(facts.system, environment=env))
 
 
+TWO_A100 = (("NVIDIA A100-SXM4-80GB", (8, 0)), ("NVIDIA A100-SXM4-80GB", (8, 0)))
 NVIDIA_ON_PCI = PciGpu("0000:01:00.0", "nvidia", "0x10de", "0x2684", None)
 
 SCENARIOS: dict[str, tuple[Callable[[], Facts], Callable[[], Facts], Severity]] = {
@@ -91,7 +92,17 @@ SCENARIOS: dict[str, tuple[Callable[[], Facts], Callable[[], Facts], Severity]] 
                             conflicts=(ModuleConflict("pynvml", ("pynvml 11.5.0", "nvidia-ml-py 12.560.30")),)),
                         healthy, Severity.WARNING),
     "cuda-unavailable": (lambda: with_env(with_torch(healthy(), cuda_available=False, device_count=0),
-                                          CUDA_VISIBLE_DEVICES=""), healthy, Severity.ERROR),
+                                          CUDA_VISIBLE_DEVICES="0"), healthy, Severity.ERROR),
+    "gpus-hidden": (lambda: with_env(with_torch(healthy(), cuda_available=False, device_count=0),
+                                     CUDA_VISIBLE_DEVICES=""), lambda: with_env(healthy(), CUDA_VISIBLE_DEVICES="0"),
+                    Severity.ERROR),
+    "cuda-launch-blocking": (lambda: with_env(healthy(), CUDA_LAUNCH_BLOCKING="1"),
+                             lambda: with_env(healthy(), CUDA_LAUNCH_BLOCKING="0"), Severity.WARNING),
+    "nccl-transport-disabled": (lambda: with_env(healthy(gpus=TWO_A100), NCCL_P2P_DISABLE="1"),
+                                lambda: with_env(healthy(gpus=TWO_A100), NCCL_P2P_DISABLE="0"), Severity.WARNING),
+    # the sample host has 128 CPU threads, of which its affinity mask lets this process use 32
+    "thread-oversubscription": (lambda: with_env(healthy(), OMP_NUM_THREADS="64"),
+                                lambda: with_env(healthy(), OMP_NUM_THREADS="32"), Severity.WARNING),
     "shm-too-small": (lambda: with_shm(healthy(), 64 * 1024**2), healthy, Severity.WARNING),
     "deep-check-failed": (lambda: replace(healthy(), deep=(DeepResult(
                               "cuda:0", "matmul float16", False, 0.01,
