@@ -253,3 +253,20 @@ def test_past_githubs_limit_the_tables_go_and_the_document_stays(tmp_path: Path,
     pasted = tmp_path / "issue.md"
     pasted.write_text(short)
     assert judged(run_json(capsys, "--from", str(pasted))) == judged(run_json(capsys, "--from", str(saved)))
+
+
+def test_a_report_too_long_even_without_tables_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    facts = sample_facts()
+    traceback = "".join(f'  File "/site-packages/torch/_{n}.py", line {n}, in <module>\n' for n in range(1500))
+    facts = replace(facts, torch=replace(facts.torch, status="import_failed", error=traceback))
+    saved = tmp_path / "facts.json"
+    saved.write_text(dumps(check_document(facts)))
+    assert main(["check", "--from", str(saved), "--markdown"]) == 1  # torch does not import: an error
+    markdown, err = capsys.readouterr()
+    assert len(markdown) > 65_536 and not tables(markdown)
+    assert [line for line in err.splitlines() if "warning" in line] == [
+        f"envdoctor: warning: this report is {len(markdown):,} characters, more than GitHub's 65,536 for an issue "
+        "body: attach it as a file instead"]
+    pasted = tmp_path / "issue.md"
+    pasted.write_text(markdown)
+    assert judged(run_json(capsys, "--from", str(pasted))) == judged(run_json(capsys, "--from", str(saved)))
