@@ -27,6 +27,23 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def json_end(text: str, start: int) -> int:
+    """Where the JSON object or array opening at text[start] ends, found by its brackets (strings skipped whole),
+    so that it can be cut from the text around it. ValueError if it nests deeper than MAX_DEPTH or never closes."""
+    depth = 0
+    for token in _STRUCTURE.finditer(text, start):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        elif bracket in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    raise ValueError("cut short: it never closes")
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
 

@@ -13,6 +13,7 @@ from envdoctor.commands import check_driver_override, print_freshness, require_r
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.report import Diagnosis, run_diagnosis
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
+from envdoctor.facts import Facts
 from envdoctor.importers import ReportError, read_facts
 from envdoctor.knowledge import knowledge
 from envdoctor.probe.deep import probe_deep
@@ -21,6 +22,7 @@ from envdoctor.probe.nvidia import DRIVER_OVERRIDE_VAR
 from envdoctor.probe.torch_runtime import DEFAULT_TIMEOUT_S
 from envdoctor.render.console import make_console, status
 from envdoctor.render.json_doc import check_document, dumps
+from envdoctor.render.markdown import GITHUB_BODY_LIMIT, check_markdown
 from envdoctor.render.report import render_report
 
 
@@ -35,6 +37,9 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print a versioned JSON document instead of the report")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the report as Markdown for a bug report: findings first, the facts as tables "
+                             "and the JSON document in collapsed sections (`check --from` reads it back)")
     parser.add_argument("--no-import", action="store_true",
                         help="do not import torch in a child process (fast; torch's run-time facts are skipped)")
     parser.add_argument("--from", dest="from_file", metavar="FILE",
@@ -58,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     check_driver_override()
     kb = knowledge()
     require_release(kb, args.torch)
+    if args.json and args.markdown:
+        raise UsageError("--json and --markdown are two formats of the same report: choose one")
     if args.deep and (args.no_import or args.from_file):
         raise UsageError("--deep runs torch on this machine, so it cannot be combined with --no-import or --from")
     if args.python and args.from_file:
@@ -81,10 +88,20 @@ def run(args: argparse.Namespace) -> int:
     diagnosis = run_diagnosis(facts, kb, args.torch)
     if args.json:
         sys.stdout.write(dumps(check_document(facts, diagnosis)))
+    elif args.markdown:
+        _print_markdown(facts, diagnosis)
     else:
         render_report(make_console(), facts, diagnosis)
     print_freshness(kb, facts.torch.version or next((d.version for d in facts.packages.get("torch")), None))
     return exit_code(diagnosis, args.strict)
+
+
+def _print_markdown(facts: Facts, diagnosis: Diagnosis) -> None:
+    text = check_markdown(facts, diagnosis, check_document(facts, diagnosis))
+    sys.stdout.write(text)
+    if len(text) > GITHUB_BODY_LIMIT:
+        print(f"envdoctor: warning: this report is {len(text):,} characters, more than GitHub's "
+              f"{GITHUB_BODY_LIMIT:,} for an issue body: attach it as a file instead", file=sys.stderr)
 
 
 def exit_code(diagnosis: Diagnosis, strict: bool) -> ExitCode:

@@ -9,6 +9,7 @@ from typing import Optional
 from envdoctor.facts import Facts
 from envdoctor.importers.check_json import facts_from_document
 from envdoctor.importers.collect_env import facts_from_report
+from envdoctor.importers.markdown import embedded_documents, looks_like_markdown
 from envdoctor.plain import parse_json
 
 MAX_BYTES = 4 * 1024 * 1024  # a report is a few kilobytes; anything this big is something else
@@ -89,12 +90,32 @@ def read_check_document(path: str) -> Facts:
     return _document(text, name, path)
 
 
+def _embedded(text: str, name: str, path: str) -> Optional[Facts]:
+    """The facts of the one check document inside a Markdown report, or None if it holds none."""
+    try:
+        documents = embedded_documents(text)
+    except ValueError as exc:
+        raise ReportError(f"{name}: its envdoctor check document is damaged: {exc}") from None
+    if len(set(documents)) > 1:
+        raise ReportError(f"{name} holds {len(set(documents))} different envdoctor check documents: "
+                          "save each in a file of its own")
+    return _document(documents[0], f"{name}: its envdoctor check document", path) if documents else None
+
+
 def read_facts(path: str) -> Facts:
-    """The facts a file describes. Raises ReportError for anything that is not a report."""
+    """The facts a file describes: a check document, a Markdown report holding one (`check --markdown`), or a
+    collect_env report. Raises ReportError for anything else."""
     text, name = _text(path)
     if text.lstrip().startswith(("{", "[")):
         return _document(text, name, path)
+    facts = _embedded(text, name, path)
+    if facts is not None:
+        return facts
     try:
         return facts_from_report(text, path)
     except ValueError as exc:
+        if looks_like_markdown(text):
+            raise ReportError(f"{name} is Markdown with no envdoctor check document in it (paste all of "
+                              "`envdoctor check --markdown`, its collapsed sections too) and no collect_env "
+                              "report") from None
         raise ReportError(f"{name}: {exc}") from None

@@ -282,8 +282,9 @@ def deep_rows(results: tuple[DeepResult, ...]) -> list[Row]:
     return rows or [("devices", unknown("torch does not import, so nothing was run"))]
 
 
-def render_facts(console: Console, facts: Facts, resolved: Sequence[GpuRow] = ()) -> None:
-    """`resolved`: GPUs' compute capabilities as the diagnosis found them (for GPUs the driver gave none)."""
+def fact_sections(facts: Facts, resolved: Sequence[GpuRow] = ()) -> list[tuple[str, list[Row]]]:
+    """The facts as titled sections of rows, for every renderer (terminal, Markdown). `resolved`: GPUs' compute
+    capabilities as the diagnosis found them (for GPUs the driver gave none)."""
     sections = [
         ("System", system_rows(facts.system)),
         ("Accelerators", accelerator_rows(facts.nvidia, facts.accelerators, resolved)),
@@ -294,7 +295,12 @@ def render_facts(console: Console, facts: Facts, resolved: Sequence[GpuRow] = ()
         sections.append(("Libraries torch loaded", library_rows(facts.torch)))
     if facts.deep is not None:
         sections.append(("Deep checks", deep_rows(facts.deep)))
-    for index, (title, rows) in enumerate(sections):
+    return sections
+
+
+def render_facts(console: Console, facts: Facts, resolved: Sequence[GpuRow] = ()) -> None:
+    """`resolved`: GPUs' compute capabilities as the diagnosis found them (for GPUs the driver gave none)."""
+    for index, (title, rows) in enumerate(fact_sections(facts, resolved)):
         if index:
             console.print()
         console.print(_section(title, rows))

@@ -8,6 +8,7 @@ from rich.text import Text
 from envdoctor.diagnose.advice import Advice
 from envdoctor.diagnose.findings import Finding, Severity
 
+FINDINGS_OK = "The environment is healthy: no finding fired."
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold blue"}
 
 
@@ -29,7 +30,7 @@ def finding_text(finding: Finding) -> Text:
 def render_findings(console: Console, findings: tuple[Finding, ...], valid_as_of: str) -> None:
     console.print(Text(f"Findings (knowledge base valid as of {valid_as_of})", style="bold"))
     if not findings:
-        console.print(Text("ok      The environment is healthy: no finding fired.", style="bold green"))
+        console.print(Text(f"ok      {FINDINGS_OK}", style="bold green"))
         return
     for finding in findings:
         console.print(finding_text(finding), soft_wrap=True)  # commands stay whole for copying
