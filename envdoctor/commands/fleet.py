@@ -64,8 +64,10 @@ def _files(paths: list[str]) -> list[Path]:
             if not found:
                 raise UsageError(f"{path} holds no *.json file")
             files.extend(found)
-        elif path.exists():
+        elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise UsageError(f"{path} is neither a file nor a directory")
         else:
             raise UsageError(f"{path}: no such file or directory")
     return files

@@ -179,11 +179,18 @@ def test_a_bad_file_is_listed_and_the_rest_judged(tmp_path: Path, capsys: pytest
     directory = write_fleet(tmp_path, derived=False)
     (directory / "node05.check.json").write_text('{"schema": "envdoctor.check", "schema_vers')
     (directory / "notes.json").write_text('{"hello": 1}')
+    (directory / "deep.json").write_text("[" * 100_000)
+    (directory / "binary.json").write_bytes(b"\xff\xfe\x00\x81")
     assert main(["fleet", str(directory), "--json"]) == 1
-    document = json.loads(capsys.readouterr().out)
+    output = capsys.readouterr()
+    document = json.loads(output.out)
     assert document["odd_hosts"] == [] and len(document["nodes"]) == 4
-    assert [s["path"].rsplit("/", 1)[1] for s in document["skipped"]] == ["node05.check.json", "notes.json"]
-    assert "not an envdoctor check or bench document" in document["skipped"][1]["reason"]
+    reasons = {s["path"].rsplit("/", 1)[1]: s["reason"] for s in document["skipped"]}
+    assert reasons == {"binary.json": "not a text file", "deep.json": "nested more than 64 levels deep",
+                       "node05.check.json": reasons["node05.check.json"],
+                       "notes.json": "not an envdoctor check or bench document (its \"schema\" is None)"}
+    assert reasons["node05.check.json"].endswith("not valid JSON: Unterminated string starting at at line 1")
+    assert output.err.count("envdoctor: warning: skipped ") == 4
 
 
 def test_a_second_document_for_one_host_is_skipped(tmp_path: Path) -> None:
