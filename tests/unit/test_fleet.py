@@ -118,6 +118,9 @@ def test_exit_1_and_the_json_document(tmp_path: Path, capsys: pytest.CaptureFixt
     assert document["odd_one_out"] is True and document["odd_hosts"] == ["node02", "node03"]
     assert [n["host"] for n in document["nodes"]] == ["node01", "node02", "node03", "node04"]
     assert document["nodes"][0]["config"]["torch"] == {"value": "2.14.1+cu130", "unknown": None, "source": "check"}
+    # The VM's torch is a CUDA build without CUDA: its probe reads no NCCL version, which is unknown, not none.
+    assert document["nodes"][0]["config"]["nccl"]["value"] is None
+    assert document["nodes"][0]["config"]["nccl"]["unknown"].startswith("not read: torch reports NCCL's version")
 
 
 def test_the_real_launches_of_mlp_amp_hold_a_real_outlier(tmp_path: Path) -> None:

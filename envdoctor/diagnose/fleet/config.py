@@ -69,6 +69,9 @@ def _from_check(facts: Facts) -> dict[str, Reading]:
                                      "check")
         else:
             readings[name] = read(torch.version if name == "torch" else getattr(torch, name), torch.unknown.get(name))
+    if readings["nccl"].value == NONE and torch.cuda and torch.cuda_available is not True:
+        # The torch probe asks for NCCL's version only where CUDA is available, and records no reason otherwise.
+        readings["nccl"] = Reading(None, "not read: torch reports NCCL's version only where CUDA is available", "check")
     return readings
 
 
