@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from envdoctor.diagnose.fleet.config import FIELDS, LABELS
-from envdoctor.diagnose.fleet.model import CellSpread, FleetReport
+from envdoctor.diagnose.fleet.model import CellSpread, FleetReport, Note
 from envdoctor.results.robust import OUTLIER_Z
 
 HOSTS_SHOWN = 8  # a group of 500 nodes lists its first few; --json lists them all
@@ -27,6 +27,7 @@ def headline(report: FleetReport) -> str:
 
 
 def _hosts(hosts: Sequence[str]) -> str:
+    """The first HOSTS_SHOWN, and how many more."""
     shown = ", ".join(hosts[:HOSTS_SHOWN])
     return shown + (f" and {len(hosts) - HOSTS_SHOWN} more" if len(hosts) > HOSTS_SHOWN else "")
 
@@ -36,6 +37,15 @@ def _judged(cell: CellSpread) -> str:
         return f"not judged: {cell.not_judged}"
     outliers = [s.host for s in cell.scores if s.z is not None and abs(s.z) > OUTLIER_Z]
     return f"outlier: {', '.join(outliers)}" if outliers else "no outlier"
+
+
+def grouped_notes(notes: Sequence[Note]) -> list[str]:
+    """One line per distinct note, naming where it holds: 500 nodes whose clocks nvidia-smi did not show are one
+    line, not 4000."""
+    where: dict[str, list[str]] = {}
+    for note in notes:
+        where.setdefault(note.text, []).append(f"{note.host} {note.subject}" if note.host else note.subject)
+    return [f"{text} ({_hosts(places)})" for text, places in where.items()]
 
 
 def _cell_name(cell: CellSpread) -> str:
@@ -69,8 +79,8 @@ def render_fleet(console: Console, report: FleetReport) -> None:
         console.print(speed)
     for skipped in report.skipped:
         console.print(Text(f"skipped {skipped.path}: {skipped.reason}", style="red"), soft_wrap=True)
-    for note in report.notes:
-        console.print(Text(f"{note.host or 'fleet'} · {note.subject}: {note.text}", style="dim"), soft_wrap=True)
+    for line in grouped_notes(report.notes):
+        console.print(Text(line, style="dim"), soft_wrap=True)
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -94,6 +104,6 @@ def fleet_markdown(report: FleetReport) -> str:
         lines += ["", "### Skipped files", ""] + [f"- `{s.path}`: {s.reason}" for s in report.skipped]
     if report.notes:
         lines += ["", "<details><summary>Not judged (unknown values, too few peers)</summary>", ""]
-        lines += [f"- {n.host or 'fleet'} · {n.subject}: {n.text}" for n in report.notes]
+        lines += [f"- {line}" for line in grouped_notes(report.notes)]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"

@@ -107,7 +107,7 @@ def summarize(node: Node) -> tuple[NodeSummary, list[Note]]:
     for name in FIELDS:
         a, b = check.get(name), bench.get(name)
         config[name] = _pick(a, b)
-        if name != "gpus" and a and b and a.value not in (None, NONE) and b.value and a.value != b.value:
+        if name != "gpus" and a and b and a.value is not None and b.value is not None and a.value != b.value:
             notes.append(Note(node.host, name, f"the check says {LABELS[name]} {a.value}, the bench results "
                                                f"{b.value}: the bench ran in another environment"))
     names = _gpu_names(node.facts)[0] if node.facts else None
