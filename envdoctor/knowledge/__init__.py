@@ -340,3 +340,24 @@ def knowledge() -> Knowledge:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"the knowledge overlay {path} has a malformed row ({exc.__class__.__name__}: {exc}); "
                          "run 'envdoctor update' or delete the file") from None
+
+
+@dataclass(frozen=True)
+class ClockEventReason:
+    """One of NVML's clock-event ("throttle") reasons and what an active one means for speed."""
+
+    name: str  # as envdoctor records it: "hw_thermal_slowdown"
+    bit: int
+    costs_speed: bool  # the GPU runs below its clocks for a reason outside the workload
+    expected_under_load: bool  # normal while a GPU works flat out (sw_power_cap): judged only on an idle snapshot
+    description: str  # NVML's words
+    source: str
+
+
+@lru_cache(maxsize=1)
+def clock_event_reasons() -> Mapping[str, ClockEventReason]:
+    """NVML's clock-event reasons by name, from clock_event_reasons.json (bundled only: no overlay updates it)."""
+    rows = _load("clock_event_reasons.json")["reasons"]
+    return MappingProxyType({r["name"]: ClockEventReason(r["name"], int(r["bit"], 16), r["costs_speed"],
+                                                         r["expected_under_load"], r["nvml"], r["source"])
+                             for r in rows})
