@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,11 +10,13 @@ import pytest
 from envdoctor.diagnose.findings import Severity
 from envdoctor.diagnose.rules import diagnose
 from envdoctor.facts import LibraryDir, LoadedLibrary
+from envdoctor.importers import read_facts
 from envdoctor.knowledge import knowledge
 from envdoctor.parse.libraries import loaded_library
 from tests.unit.test_rules import healthy, with_env, with_toolkit, with_torch
 
 KB = knowledge()
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 SITE = "/opt/venv/lib/python3.11/site-packages"
 
 
@@ -93,3 +96,18 @@ def test_the_search_path_is_judged_when_what_was_loaded_is_unknown() -> None:
     finding = shadowing(facts)
     assert finding is not None and finding.severity == Severity.WARNING
     assert dict(finding.evidence)["LD_LIBRARY_PATH"] == "/usr/local/cuda-12.1/lib64: libcudnn.so.8"
+
+
+def test_a_real_h200_s_libraries_are_its_wheels_and_its_driver() -> None:
+    """check --deep on an H200 (torch 2.11.0+cu130 from PyPI): every CUDA library from torch's wheels, the driver's
+    libcuda from the container's mount, cuDNN's engines mapped only once CUDA ran; no shadowing."""
+    facts = read_facts(str(FIXTURES / "check" / "h200-torch2.11.0-cu130-deep.json"))
+    libraries = facts.torch.loaded_libraries
+    assert libraries is not None
+    by_name = {lib.name: lib for lib in libraries}
+    assert (by_name["libcudnn"].version, by_name["libcudnn"].origin) == ("9.19.0.56", "torch-wheel")
+    assert (by_name["libcuda"].version, by_name["libcuda"].path) == (
+        "580.159.04", "/usr/local/nvidia/lib64/libcuda.so.580.159.04")
+    assert by_name["libcudnn_engines_precompiled"].stage == "cuda-init"
+    assert by_name["libcudnn"].stage == "import"
+    assert shadowing(facts) is None
