@@ -120,7 +120,7 @@ def _gpu_names(report: CollectEnvReport) -> list[str]:
         line = re.sub(r"\s*\(UUID: [^)]*\)", "", line).strip()
         if not line or line in ("No CUDA", "Could not collect", "N/A"):
             continue
-        match = re.match(r"GPU \d+:\s*(.+)", line)
+        match = re.match(r"GPU \d+\s*[:\uff1a]\s*(.+)", line)  # \uff1a: a full-width colon, as some pastes have
         if match or (not names and not line.startswith("MIG")):
             names.append(match.group(1) if match else line)
     return names
@@ -192,7 +192,7 @@ def _torch(report: CollectEnvReport, packages: PackageFacts) -> TorchRuntime:
         hip=hip if hip and _VERSION.match(hip) else None,
         cuda_available={"true": True, "yes": True, "false": False, "no": False}.get(available),
         warnings=_warnings(report),
-        unknown=dict.fromkeys(("arch_list", "devices", "cudnn", "loaded_libraries"), NOT_REPORTED),
+        unknown=dict.fromkeys(("arch_list", "devices", "cudnn", "nccl", "loaded_libraries"), NOT_REPORTED),
     )
 
 
