@@ -107,6 +107,16 @@ class PeakModel:
 
 
 @dataclass(frozen=True)
+class DifferenceNote:
+    """Why a difference between two machines matters, and how much (a rank name of diagnose.differences.Rank):
+    an environment variable's row ("NCCL_*" matches by prefix, "*" any), or a library family's ("libcudnn")."""
+
+    name: str
+    rank: str  # "breaks", "high", "medium", "low", "noise"
+    why: str
+
+
+@dataclass(frozen=True)
 class RangedValue:
     """A value that holds for a range of torch releases (and one architecture, where it says)."""
 
@@ -144,7 +154,7 @@ def _capability(text: str) -> Capability:
 
 
 TABLES = ("torch_releases.json", "cuda_drivers.json", "wheel_archs.json", "gpus.json", "platforms.json",
-          "error_signatures.json", "peak_flops.json")
+          "error_signatures.json", "peak_flops.json", "differences.json")
 
 
 class Knowledge:
@@ -156,9 +166,9 @@ class Knowledge:
         if overlay is not None:
             tables = merge(tables, overlay)
         self.overlay_date: Optional[str] = overlay["valid_as_of"] if overlay is not None else None
-        releases, drivers, archs, gpus, platforms, signatures, peaks = (tables[name] for name in TABLES)
+        releases, drivers, archs, gpus, platforms, signatures, peaks, differences = (tables[n] for n in TABLES)
         self.valid_as_of = min(d["valid_as_of"] for d in (releases, drivers, archs, gpus, platforms, signatures,
-                                                          peaks))
+                                                          peaks, differences))
         self._peak_models = _peak_index(peaks["devices"])
         self.releases = tuple(sorted((self._release(r) for r in releases["releases"]),
                                      key=lambda r: Version(r.series), reverse=True))
@@ -176,6 +186,10 @@ class Knowledge:
         self.mps_min_macos = self._ranged(platforms["mps_min_macos"], "min_macos")
         self.signatures = tuple(ErrorSignature(re.compile(s["pattern"]), s["cause"], s["explanation"])
                                 for s in signatures["signatures"])
+        self.environment_notes = tuple(DifferenceNote(e["name"], e["rank"], e["why"])
+                                       for e in differences["environment"])
+        self.library_notes = tuple(DifferenceNote(lib["family"], "", lib["why"]) for lib in differences["libraries"])
+        self.fact_notes: Mapping[str, str] = MappingProxyType(dict(differences["facts"]))
 
     @staticmethod
     def _release(r: dict[str, Any]) -> Release:
@@ -273,6 +287,15 @@ class Knowledge:
         if model is None or dtype not in model.tflops:
             return None
         return PeakFlops(model.name, model.tflops[dtype], model.source)
+
+    def environment_note(self, variable: str) -> DifferenceNote:
+        """The first row of the environment table that names `variable`, or matches it by prefix ("NCCL_*")."""
+        return next(n for n in self.environment_notes
+                    if n.name == variable or (n.name.endswith("*") and variable.startswith(n.name[:-1])))
+
+    def library_note(self, family: str) -> str:
+        """Why a loaded library ("libcudnn_graph", "libcublasLt") matters: its family's row, by longest prefix."""
+        return max((n for n in self.library_notes if family.startswith(n.name)), key=lambda n: len(n.name)).why
 
     def ranged(self, table: tuple[RangedValue, ...], torch_version: str, arch: Optional[str] = None) -> Optional[str]:
         base = torch_base(torch_version)

@@ -1,0 +1,75 @@
+"""What the torch process ran with, compared between two machines: the CUDA libraries it really loaded and the
+environment variables that change its behaviour. The ranks and reasons come from the knowledge base's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+from envdoctor.diagnose.differences import Collector, Group, Known, Rank, Steps, version_step
+from envdoctor.facts import Facts, LoadedLibrary
+from envdoctor.knowledge import Knowledge
+
+WHEEL = "torch-wheel"
+LIBRARY_STEPS: Steps = (Rank.MEDIUM, Rank.LOW, Rank.LOW, Rank.LOW)
+
+
+def _stages(facts: Facts, libraries: Sequence[LoadedLibrary]) -> set[str]:
+    """The stages at which a side listed its libraries: at import always; after CUDA initialisation only where it
+    ran (`check --deep`)."""
+    ran_cuda = facts.deep is not None or any(lib.stage == "cuda-init" for lib in libraries)
+    return {"import", "cuda-init"} if ran_cuda else {"import"}
+
+
+def _shown(entries: Sequence[LoadedLibrary]) -> Optional[str]:
+    """A library's copies on one side: "9.1.0 (torch-wheel)"; None when it was not loaded."""
+    shown = dict.fromkeys(f"{lib.version or 'version unknown'} ({lib.origin})" for lib in entries)
+    return "; ".join(sorted(shown)) or None
+
+
+def _library_rank(why: str, ea: Sequence[LoadedLibrary], eb: Sequence[LoadedLibrary]) -> tuple[Rank, str]:
+    if not ea or not eb:
+        return Rank.MEDIUM, f"loaded on one side only: {why}"
+    origins = [sorted({lib.origin for lib in entries}) for entries in (ea, eb)]
+    if origins[0] != origins[1]:
+        rank = Rank.HIGH if WHEEL in origins[0] + origins[1] else Rank.MEDIUM  # a system copy in place of the wheel's
+        return rank, f"from {', '.join(origins[0])} on A, {', '.join(origins[1])} on B: {why}"
+    return LIBRARY_STEPS[version_step(ea[0].version, eb[0].version)], why
+
+
+def compare_libraries(c: Collector, kb: Knowledge, a: Facts, b: Facts) -> None:
+    """Per library family ("libcudnn"): the versions and origins each side loaded."""
+    la, lb = a.torch.loaded_libraries, b.torch.loaded_libraries
+    if la is None or lb is None:
+        if la is not None or lb is not None:
+            known_on, libraries, blind = ("A", la, b) if la is not None else ("B", lb, a)
+            shown = ", ".join(dict.fromkeys(f"{lib.name} {lib.version or ''}".strip() for lib in libraries or ()))
+            c.unknown(Group.LIBRARIES, "loaded libraries", Known(shown or None), known_on,
+                      blind.torch.unknown.get("loaded_libraries", "not recorded"))
+        return
+    stages = (_stages(a, la), _stages(b, lb))
+    for name in dict.fromkeys(lib.name for lib in (*la, *lb)):
+        entries = ([lib for lib in la if lib.name == name], [lib for lib in lb if lib.name == name])
+        known = []
+        for label, found, seen, theirs in (("A", entries[0], stages[0], entries[1]),
+                                           ("B", entries[1], stages[1], entries[0])):
+            unseen = not found and all(lib.stage not in seen for lib in theirs)
+            known.append(Known(None, f"{label} listed its libraries at import only (check without --deep)")
+                         if unseen else Known(_shown(found)))
+        why = kb.library_note(name)
+        c.fact(Group.LIBRARIES, name, known[0], known[1], *_library_rank(why, *entries))
+
+
+def compare_environment(c: Collector, kb: Knowledge, a: Facts, b: Facts) -> None:
+    """Each variable set on either side, ranked by the knowledge base's table (foot-guns first)."""
+    ea, eb = a.system.environment, b.system.environment
+    ra, rb = a.system.unknown.get("environment"), b.system.unknown.get("environment")
+    if ra is not None or rb is not None:
+        if ra is None or rb is None:
+            known_on, env, reason = ("A", ea, rb) if ra is None else ("B", eb, ra)
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or None
+            c.unknown(Group.ENVIRONMENT, "environment variables", Known(shown), known_on, reason or "not known")
+        return
+    for name in sorted(set(ea) | set(eb)):
+        note = kb.environment_note(name)
+        c.fact(Group.ENVIRONMENT, name, Known(ea.get(name)), Known(eb.get(name)), Rank[note.rank.upper()], note.why)
