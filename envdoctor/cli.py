@@ -11,11 +11,11 @@ from typing import NoReturn, Optional
 
 from envdoctor import __version__
 from envdoctor.children import end_all
-from envdoctor.commands import advise, bench, check, compare, fleet, history, update
+from envdoctor.commands import advise, bench, check, compare, diff, fleet, history, update
 from envdoctor.exitcodes import EXIT_CODES_HELP, ExitCode, UsageError
 from envdoctor.lifetime import describe, exit_code, stop_signals_raise
 
-COMMANDS = (check, advise, bench, compare, history, fleet, update)
+COMMANDS = (check, advise, diff, bench, compare, history, fleet, update)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -67,7 +67,7 @@ def compare_environment(c: Collector, kb: Knowledge, a: Facts, b: Facts) -> None
     if ra is not None or rb is not None:
         if ra is None or rb is None:
             known_on, env, reason = ("A", ea, rb) if ra is None else ("B", eb, ra)
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or None
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "none set"
             c.unknown(Group.ENVIRONMENT, "environment variables", Known(shown), known_on, reason or "not known")
         return
     for name in sorted(set(ea) | set(eb)):

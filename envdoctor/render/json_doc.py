@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from envdoctor import __version__
 from envdoctor.diagnose.advice import Advice
+from envdoctor.diagnose.differences import MachineDiff
 from envdoctor.diagnose.findings import Finding
 from envdoctor.diagnose.report import Diagnosis
 from envdoctor.facts import Facts
@@ -15,6 +16,8 @@ from envdoctor.facts.report import CHECK_SCHEMA, CHECK_SCHEMA_VERSION
 from envdoctor.plain import to_plain
 
 ADVICE_SCHEMA = "envdoctor.advice"
+DIFF_SCHEMA = "envdoctor.diff"
+DIFF_SCHEMA_VERSION = 1
 
 
 def finding_plain(finding: Finding) -> dict[str, Any]:
@@ -50,6 +53,25 @@ def check_document(facts: Facts, diagnosis: Optional[Diagnosis] = None) -> dict[
         document["advice"] = [advice_plain(q, a) for q, a in diagnosis.advice]
     document["facts"] = to_plain(facts)
     return document
+
+
+def diff_document(diff: MachineDiff) -> dict[str, Any]:
+    """`envdoctor diff --json`: the two sources, the verdict, each difference and what could not be compared."""
+    worst = diff.worst()
+    return {
+        "schema": DIFF_SCHEMA,
+        "schema_version": DIFF_SCHEMA_VERSION,
+        "envdoctor_version": __version__,
+        "knowledge_valid_as_of": diff.valid_as_of,
+        "a": diff.a,
+        "b": diff.b,
+        "matters": diff.matters,
+        "worst": worst.label if worst is not None else None,
+        "differences": [{"group": d.group.value, "fact": d.fact, "a": d.a, "b": d.b, "rank": d.rank.label,
+                         "why": d.why} for d in diff.differences],
+        "not_comparable": [{"group": n.group.value, "fact": n.fact, "known_on": n.known_on, "value": n.value,
+                            "unknown_on": n.unknown_on, "reason": n.reason} for n in diff.not_comparable],
+    }
 
 
 def dumps(document: Mapping[str, Any]) -> str:
