@@ -49,7 +49,7 @@ def _known(value: object, reasons: Mapping[str, str], key: str, always: bool = F
     machine has the fact (`always`: a CPU model, a kernel), when it is only not known."""
     if value is not None and value != "":
         return Known(str(value))
-    return Known(None, reasons.get(key, "not known" if always else None))
+    return Known(None, reasons.get(key, "not recorded" if always else None))
 
 
 def _stepped(a: Known, b: Known, steps: Steps) -> Rank:
@@ -82,8 +82,9 @@ def _driver_rank(kb: Knowledge, note: str, a: Side, b: Side) -> tuple[Rank, str]
                                  f"that {wheel.label}'s torch {wheel.build.version} (CUDA {wheel.build.cuda}) needs")
     drivers = [s.ctx.machine.driver or "" for s in (a, b)]
     branches = [kb.driver_branch(d) for d in drivers]
-    named = [f"{b.branch} ({b.designation}, end of life {b.eol})" for b in branches if b is not None]
-    return DRIVER_STEPS[version_step(*drivers)], note + (f"; {' vs '.join(named)}" if len(named) == 2 else "")
+    named = [f"{b.branch} ({b.designation}, end of life {b.eol})" if b else f"R{d.split('.')[0]}"
+             for d, b in zip(drivers, branches)]
+    return DRIVER_STEPS[version_step(*drivers)], f"{note}; {' vs '.join(named)}"
 
 
 def _gpus(side: Side) -> Known:
@@ -234,7 +235,7 @@ def _yes_no(value: object) -> str:
 
 def _python(side: Side) -> Known:
     python = side.facts.system.python
-    return Known(python.version) if python.version else Known(None, python.unknown.get("version", "not known"))
+    return Known(python.version) if python.version else Known(None, python.unknown.get("version", "not recorded"))
 
 
 def _python_rank(note: str, a: Side, b: Side) -> tuple[Rank, str]:
@@ -260,7 +261,7 @@ def _glibc_rank(kb: Knowledge, note: str, a: Side, b: Side) -> tuple[Rank, str]:
 def _arch(side: Side) -> Known:
     os_info = side.facts.system.os
     arch = ARCH_NAMES.get(os_info.arch.lower(), os_info.arch.lower())
-    return Known(arch) if arch else Known(None, os_info.unknown.get("arch", "not known"))
+    return Known(arch) if arch else Known(None, os_info.unknown.get("arch", "not recorded"))
 
 
 def compare_platform(c: Collector, kb: Knowledge, a: Side, b: Side) -> None:
