@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 REPORTS = sorted((FIXTURES / "collect_env").glob("*.txt"))
 RESULTS = [FIXTURES / "results" / "cpu-tiny-2rounds.json", FIXTURES / "results" / "cpu-tiny-2rounds-rerun.json"]
 CHECK_EXIT_CODES = {0, 1, 2}  # no finding, an error finding, refused input
+DIFF_EXIT_CODES = {0, 1, 2}  # nothing that matters differs, something does, refused input
 COMPARE_EXIT_CODES = {0, 2, 3, 4}  # no regression, refused input, an output not written, a regression
 WORKDIR = Path(tempfile.mkdtemp(prefix="envdoctor-fuzz-"))
 # 150 examples a property in the suite (about 30 s in all); ENVDOCTOR_FUZZ_EXAMPLES=3000 for a deeper search.
@@ -124,6 +125,7 @@ def test_a_report_mangled(report: Path, data: st.DataObject, capsys: pytest.Capt
     encoded = text.encode(codec, errors="replace")
     run(capsys, ["check", "--from", write("mangled.txt", encoded), *data.draw(st.sampled_from([[], ["--json"]]))],
         CHECK_EXIT_CODES)
+    run(capsys, ["diff", str(report), str(WORKDIR / "mangled.txt")], DIFF_EXIT_CODES)
 
 
 @FUZZ
@@ -136,6 +138,7 @@ def test_a_check_document_with_wrong_values(name: str, data: st.DataObject,
     path = write("check.json", json.dumps(mutated).encode())
     run(capsys, ["check", "--from", path, "--json"], CHECK_EXIT_CODES)
     run(capsys, ["bench", "--dry-run", "--from", path, "--device", "cuda", "--json"], {0, 2})
+    run(capsys, ["diff", path, str(REPORTS[data.draw(st.integers(0, len(REPORTS) - 1))]), "--json"], DIFF_EXIT_CODES)
 
 
 RESULT_DOCUMENTS = [json.loads(path.read_text()) for path in RESULTS]
