@@ -9,6 +9,7 @@ from typing import Optional
 from envdoctor.diagnose.differences import Collector, Group, Known, Rank, Steps, version_step
 from envdoctor.facts import Facts, LoadedLibrary
 from envdoctor.knowledge import Knowledge
+from envdoctor.knowledge.environment import watched
 
 WHEEL = "torch-wheel"
 LIBRARY_STEPS: Steps = (Rank.MEDIUM, Rank.LOW, Rank.LOW, Rank.LOW)
@@ -60,16 +61,25 @@ def compare_libraries(c: Collector, kb: Knowledge, a: Facts, b: Facts) -> None:
         c.fact(Group.LIBRARIES, name, known[0], known[1], *_library_rank(why, *entries))
 
 
-def compare_environment(c: Collector, kb: Knowledge, a: Facts, b: Facts) -> None:
-    """Each variable set on either side, ranked by the knowledge base's table (foot-guns first)."""
-    ea, eb = a.system.environment, b.system.environment
-    ra, rb = a.system.unknown.get("environment"), b.system.unknown.get("environment")
-    if ra is not None or rb is not None:
-        if ra is None or rb is None:
-            known_on, env, reason = ("A", ea, rb) if ra is None else ("B", eb, ra)
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "none set"
-            c.unknown(Group.ENVIRONMENT, "environment variables", Known(shown), known_on, reason or "not known")
-        return
-    for name in sorted(set(ea) | set(eb)):
-        note = kb.environment_note(name)
-        c.fact(Group.ENVIRONMENT, name, Known(ea.get(name)), Known(eb.get(name)), Rank[note.rank.upper()], note.why)
+def compare_environment(c: Collector, a: Facts, b: Facts) -> None:
+    """Each variable set on either side, ranked by envdoctor/knowledge/environment.py's table (foot-guns first). A
+    side whose variables were not read knows only those it lists (a collect_env report: CUDA_MODULE_LOADING); the
+    others set on the other side are one "not comparable" row."""
+    sides = (("A", a.system), ("B", b.system))
+    blind: dict[str, list[str]] = {"A": [], "B": []}  # per side that knows them, the variables the other does not
+    for name in sorted(set(a.system.environment) | set(b.system.environment)):
+        known = [Known(s.environment.get(name)) if name in s.environment or "environment" not in s.unknown
+                 else Known(None, s.unknown["environment"]) for _, s in sides]
+        if known[0].unknown is not None or known[1].unknown is not None:
+            if known[0].unknown is None or known[1].unknown is None:
+                label, system = sides[0] if known[0].unknown is None else sides[1]
+                blind[label].append(f"{name}={system.environment[name]}" if name in system.environment else name)
+            continue
+        row = watched(name)
+        rank, why = (Rank[row.rank.upper()], row.why) if row else (Rank.LOW, "not a variable envdoctor watches")
+        c.fact(Group.ENVIRONMENT, name, known[0], known[1], rank, why)
+    for label, system in sides:
+        other = b.system if label == "A" else a.system
+        if "environment" in other.unknown and (blind[label] or "environment" not in system.unknown):
+            c.unknown(Group.ENVIRONMENT, "environment variables", Known(", ".join(blind[label]) or "none set"), label,
+                      other.unknown["environment"])

@@ -141,8 +141,9 @@ def compare_driver_gpus(c: Collector, kb: Knowledge, a: Side, b: Side) -> None:
 
 
 def _torch(side: Side) -> Known:
+    """torch's version without its local tag: the CUDA build row carries that (PyPI's default wheel has none)."""
     if side.build is not None:
-        return Known(side.build.version)
+        return Known(side.build.version.split("+")[0])
     packages, runtime = side.facts.packages, side.facts.torch
     if runtime.status in ("not_installed", "skipped") and "distributions" not in packages.unknown:
         return Known(None)
@@ -174,6 +175,8 @@ def _runtime(side: Side, field: str, show: Callable[[object], str] = str) -> Kno
     if runtime.status != "ok":
         return Known(None, f"torch was not imported ({runtime.status})")
     value = getattr(runtime, field)
+    if value is None and field == "nccl" and runtime.cuda and runtime.cuda_available is not True:
+        return Known(None, "not read: torch reports NCCL's version only where CUDA is available")
     return Known(show(value)) if value is not None else Known(None, runtime.unknown.get(field))
 
 
@@ -294,7 +297,7 @@ def diff_facts(a: Facts, b: Facts, kb: Knowledge) -> MachineDiff:
     compare_torch(collector, kb, side_a, side_b)
     compare_libraries(collector, kb, side_a.facts, side_b.facts)
     compare_platform(collector, kb, side_a, side_b)
-    compare_environment(collector, kb, side_a.facts, side_b.facts)
+    compare_environment(collector, side_a.facts, side_b.facts)
     compare_findings(collector, side_a.ctx, side_b.ctx)
     return collector.result(_source(a), _source(b), kb.valid_as_of)
 

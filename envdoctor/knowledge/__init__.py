@@ -107,12 +107,10 @@ class PeakModel:
 
 
 @dataclass(frozen=True)
-class DifferenceNote:
-    """Why a difference between two machines matters, and how much (a rank name of diagnose.differences.Rank):
-    an environment variable's row ("NCCL_*" matches by prefix, "*" any), or a library family's ("libcudnn")."""
+class LibraryNote:
+    """Why a loaded library of this family ("libcudnn" covers libcudnn_graph; "" any) differing matters."""
 
     name: str
-    rank: str  # "breaks", "high", "medium", "low", "noise"
     why: str
 
 
@@ -186,9 +184,7 @@ class Knowledge:
         self.mps_min_macos = self._ranged(platforms["mps_min_macos"], "min_macos")
         self.signatures = tuple(ErrorSignature(re.compile(s["pattern"]), s["cause"], s["explanation"])
                                 for s in signatures["signatures"])
-        self.environment_notes = tuple(DifferenceNote(e["name"], e["rank"], e["why"])
-                                       for e in differences["environment"])
-        self.library_notes = tuple(DifferenceNote(lib["family"], "", lib["why"]) for lib in differences["libraries"])
+        self.library_notes = tuple(LibraryNote(lib["family"], lib["why"]) for lib in differences["libraries"])
         self.fact_notes: Mapping[str, str] = MappingProxyType(dict(differences["facts"]))
 
     @staticmethod
@@ -287,11 +283,6 @@ class Knowledge:
         if model is None or dtype not in model.tflops:
             return None
         return PeakFlops(model.name, model.tflops[dtype], model.source)
-
-    def environment_note(self, variable: str) -> DifferenceNote:
-        """The first row of the environment table that names `variable`, or matches it by prefix ("NCCL_*")."""
-        return next(n for n in self.environment_notes
-                    if n.name == variable or (n.name.endswith("*") and variable.startswith(n.name[:-1])))
 
     def library_note(self, family: str) -> str:
         """Why a loaded library ("libcudnn_graph", "libcublasLt") matters: its family's row, by longest prefix."""

@@ -66,4 +66,4 @@ def render_diff(console: Console, diff: MachineDiff) -> None:
         for n in diff.not_comparable:
             line = Text(f"  {n.fact}: ", style="cyan")
             line.append(f"unknown on {n.unknown_on} because {n.reason}; {n.known_on}: {shown(n.value, n.group)}")
-            console.print(line)
+            console.print(line, soft_wrap=True)  # one line each, however long: the terminal wraps it

@@ -23,6 +23,7 @@ from envdoctor.diagnose.report import run_diagnosis
 from envdoctor.facts import Facts, LoadedLibrary
 from envdoctor.importers import read_facts
 from envdoctor.knowledge import knowledge
+from envdoctor.knowledge.environment import WATCHED, watched
 from envdoctor.render.differences import render_diff
 from envdoctor.render.json_doc import check_document, diff_document, dumps
 from tests.helpers import FIXTURES, sample_facts
@@ -34,6 +35,8 @@ WSL_4070 = REPORTS / "29_healthy_wsl2-rtx4070-laptop-torch240-cu121.txt"  # torc
 A100_460 = REPORTS / "26_a100-driver460-vs-cu121-torch210.txt"  # torch 2.1.0 (CUDA 12.1), driver 460.32.03
 H100_CU117 = REPORTS / "27_h100-sm90-vs-cu117-wheel-torch201.txt"  # torch 2.0.1+cu117, H100 PCIe, 535.104.12
 V100_418 = REPORTS / "02_driver418-vs-cu102-wheel-v100.txt"  # torch 1.6.0 (CUDA 10.2), 2x V100, 418.67
+CHECK_VM = FIXTURES / "check" / "vm-cpu-torch2.14.1-cu130.json"
+CHECK_VM_NO_IMPORT = FIXTURES / "check" / "vm-cpu-no-import.json"
 P100_410 = REPORTS / "33_colonless-torch-version-p100-driver410-vs-cu102-torch150.txt"  # 1.5.0, 4x P100, 410.104
 
 
@@ -64,7 +67,7 @@ def test_a_driver_below_the_other_wheels_floor_ranks_first() -> None:
     assert (gpus.a, gpus.b, gpus.rank) == ("NVIDIA GeForce RTX 4070 Laptop GPU", "A100-PCIE-40GB", Rank.HIGH)
     assert "8.9 vs 8.0" in gpus.why
     torch = row(result, "torch")
-    assert (torch.group, torch.a, torch.b, torch.rank) == (Group.TORCH, "2.4.0+cu121", "2.1.0", Rank.HIGH)
+    assert (torch.group, torch.a, torch.b, torch.rank) == (Group.TORCH, "2.4.0", "2.1.0", Rank.HIGH)
     assert (row(result, "CUDA available").a, row(result, "CUDA available").b) == ("yes", "no")
     # torch 2.1 has wheels for Python 3.8 to 3.11 (torch_releases.json): A's 3.12 cannot run B's torch
     python = row(result, "Python")
@@ -110,6 +113,30 @@ def test_two_broken_cu102_machines_differ_in_gpus_torch_and_python() -> None:
     assert not [f for f in facts_of(result) if f.startswith("wheel code")]  # both wheels have sm_60 and sm_70
 
 
+def test_a_real_check_document_beside_a_real_report() -> None:
+    # tests/fixtures/check: envdoctor's own check of a VM with no GPU and no driver, torch 2.14.1+cu130 from PyPI
+    result = diff(CHECK_VM, WSL_4070)
+    driver = row(result, "driver")  # CUDA 13.x needs driver 580 or newer (NVIDIA's CUDA 13 release notes)
+    assert (driver.a, driver.b, driver.rank) == (None, "551.88", Rank.BREAKS)
+    assert driver.why == "B's driver 551.88 is below the 580 floor that A's torch 2.14.1+cu130 (CUDA 13.0) needs"
+    assert (row(result, "GPUs").a, row(result, "GPUs").rank) == (None, Rank.HIGH)
+    assert (row(result, "CUDA build").a, row(result, "CUDA build").b) == ("cu130", "cu121")
+    assert (row(result, "CUDA available").a, row(result, "CUDA available").b) == ("no", "yes")
+    warning = row(result, "finding cuda-wheel-without-gpu")
+    assert (warning.a, warning.b, warning.rank) == ("warning", None, Rank.MEDIUM)
+    unknown = {n.fact: (n.known_on, n.value) for n in result.not_comparable}
+    assert unknown["cuDNN"] == ("A", "9.24.0") and unknown["environment variables"] == ("A", "PYTHONPATH=.")
+
+
+def test_one_machine_checked_with_and_without_importing_torch_does_not_differ() -> None:
+    # Both documents come from the same VM, the second made with --no-import: torch's run-time facts are unknown
+    # there, not absent; the installed version (PyPI's wheel, no local tag) is the imported one
+    result = diff(CHECK_VM, CHECK_VM_NO_IMPORT)
+    assert result.differences == () and not result.matters
+    assert {n.fact: n.unknown_on for n in result.not_comparable} == {
+        "cuDNN": "B", "arch list": "B", "CUDA available": "B"}
+
+
 def test_identical_reports_have_no_difference() -> None:
     result = diff(WSL_4070, WSL_4070)
     assert result.differences == () and result.not_comparable == () and not result.matters
@@ -134,8 +161,11 @@ def test_a_check_document_beside_another_machines_report(tmp_path: Path) -> None
     assert (row(result, "CUDA build").a, row(result, "CUDA build").b) == ("cu118", "cu121")
     unknown = {n.fact: n for n in result.not_comparable}
     assert unknown["environment variables"].unknown_on == "B"
-    assert unknown["environment variables"].reason == "a collect_env report does not list environment variables"
-    assert "environment variables" not in facts_of(result)
+    # report 29 gives CUDA_MODULE_LOADING alone ("set to: LAZY"); A's machine sets no variable at all
+    assert (unknown["environment variables"].value, unknown["environment variables"].known_on) == ("none set", "A")
+    assert unknown["environment variables"].reason.startswith("a collect_env report lists no environment variable")
+    module_loading = row(result, "CUDA_MODULE_LOADING")
+    assert (module_loading.a, module_loading.b, module_loading.rank) == (None, "LAZY", Rank.LOW)
 
 
 def _with(facts: Facts, **torch: object) -> Facts:
@@ -152,6 +182,14 @@ def test_unknown_on_one_side_is_not_a_difference() -> None:
     unknown = {n.fact: (n.known_on, n.value, n.unknown_on, n.reason) for n in result.not_comparable}
     assert unknown == {"cuDNN": ("A", "9.1.0", "B", "not read"), "NCCL": ("A", "2.20.5", "B", "not read"),
                        "environment variables": ("A", "CUDA_VISIBLE_DEVICES=", "B", "not probed")}
+
+
+def test_nccl_is_not_read_where_cuda_is_not_available() -> None:
+    a = sample_facts()
+    result = diff_facts(a, _with(a, cuda_available=False, nccl=None), KB)
+    assert (row(result, "CUDA available").b, row(result, "CUDA available").rank) == ("no", Rank.HIGH)
+    (nccl,) = [n for n in result.not_comparable if n.fact == "NCCL"]
+    assert nccl.reason == "not read: torch reports NCCL's version only where CUDA is available"
 
 
 def test_a_finding_the_other_side_could_not_check_is_not_comparable() -> None:
@@ -194,7 +232,7 @@ def test_foot_gun_variables_rank_above_the_rest() -> None:
     b = {"CUDA_VISIBLE_DEVICES": "", "VIRTUAL_ENV": "/b", "LD_PRELOAD": "/opt/libfoo.so", "NCCL_IB_DISABLE": "1"}
     base = sample_facts()
     collector = Collector(dict(KB.fact_notes))
-    compare_environment(collector, KB, replace(base, system=replace(base.system, environment=a)),
+    compare_environment(collector, replace(base, system=replace(base.system, environment=a)),
                         replace(base, system=replace(base.system, environment=b)))
     ranks = {d.fact: (d.a, d.b, d.rank) for d in collector.result("A", "B", "").differences}
     assert ranks == {
@@ -214,9 +252,12 @@ def test_a_hostname_never_matters() -> None:
     assert not result.matters
 
 
-def test_every_environment_row_names_a_rank() -> None:
-    assert {note.rank for note in KB.environment_notes} <= {r.label for r in Rank}
-    assert KB.environment_notes[-1].name == "*"  # the default row is last, so that every variable finds one
+def test_every_watched_variable_has_a_rank_and_the_foot_guns_rank_high() -> None:
+    assert {row.rank for row in WATCHED} <= {r.label for r in Rank}
+    foot_guns = ("CUDA_VISIBLE_DEVICES", "CUDA_LAUNCH_BLOCKING", "NCCL_P2P_DISABLE", "NCCL_IB_DISABLE", "LD_PRELOAD",
+                 "LD_LIBRARY_PATH")
+    assert {name: getattr(watched(name), "rank", None) for name in foot_guns} == dict.fromkeys(foot_guns, "high")
+    assert all(row.rank != "high" for row in WATCHED if row.name not in foot_guns)
 
 
 @pytest.mark.parametrize(("a", "b", "step"), [("2.4.0", "1.4.0", 0), ("2.4.0+cu121", "2.1.0", 1),
@@ -235,9 +276,11 @@ def test_the_report_shows_the_verdict_each_group_and_the_unknowns() -> None:
     out = io.StringIO()
     render_diff(Console(file=out, width=160, color_system=None), diff(WSL_4070, A100_460))
     text = out.getvalue()
-    assert "6 differences that matter (worst: breaks), 4 minor, 1 not comparable" in text
+    assert "6 differences that matter (worst: breaks), 4 minor, 2 not comparable" in text
     assert text.index("driver and GPUs") < text.index("torch and companions") < text.index("Python and OS")
     assert "nvcc: unknown on B because the report names no nvcc; A: 12.4.131" in text
+    # report 29 says "CUDA_MODULE_LOADING set to: LAZY", report 26 "N/A"
+    assert "environment variables: unknown on B because" in text and "A: CUDA_MODULE_LOADING=LAZY" in text
 
 
 def test_the_json_document_is_versioned() -> None:
@@ -251,7 +294,9 @@ def test_the_json_document_is_versioned() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["/nonexistent/a.json", str(WSL_4070)], "cannot read /nonexistent/a.json"),
-    ([str(WSL_4070), str(FIXTURES / "README.md")], "not a collect_env report or envdoctor JSON"),
+    ([str(WSL_4070), str(FIXTURES / "os_release" / "ubuntu_22.04.2_jammy.txt")],
+     "not a collect_env report or envdoctor JSON"),
+    ([str(FIXTURES / "results" / "cpu-tiny-2rounds.json"), str(WSL_4070)], "not an envdoctor check document"),
     (["-", "-"], "only one of A and B can be read from standard input"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
