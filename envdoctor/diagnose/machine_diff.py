@@ -80,7 +80,9 @@ def _driver_rank(kb: Knowledge, note: str, a: Side, b: Side) -> tuple[Rank, str]
         if floor is not None and wheel.build is not None:
             return Rank.BREAKS, (f"{driver.label}'s driver {driver.ctx.machine.driver} is below the {floor} floor "
                                  f"that {wheel.label}'s torch {wheel.build.version} (CUDA {wheel.build.cuda}) needs")
-    drivers = [s.ctx.machine.driver or "" for s in (a, b)]
+    drivers = [s.facts.nvidia.driver_version or "" for s in (a, b)]
+    if not all(drivers):
+        return Rank.HIGH, f"an NVIDIA driver on one side only: {note}"
     branches = [kb.driver_branch(d) for d in drivers]
     named = [f"{b.branch} ({b.designation}, end of life {b.eol})" if b else f"R{d.split('.')[0]}"
              for d, b in zip(drivers, branches)]

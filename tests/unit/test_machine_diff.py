@@ -20,7 +20,7 @@ from envdoctor.diagnose.diff_process import compare_environment
 from envdoctor.diagnose.differences import Collector, Difference, Group, MachineDiff, Rank, version_step
 from envdoctor.diagnose.machine_diff import cudnn_text, diff_facts
 from envdoctor.diagnose.report import run_diagnosis
-from envdoctor.facts import Facts, LoadedLibrary
+from envdoctor.facts import Facts, LoadedLibrary, TorchRuntime
 from envdoctor.importers import read_facts
 from envdoctor.knowledge import knowledge
 from envdoctor.knowledge.environment import WATCHED, watched
@@ -120,6 +120,12 @@ def test_a_real_check_document_beside_a_real_report() -> None:
     assert (driver.a, driver.b, driver.rank) == (None, "551.88", Rank.BREAKS)
     assert driver.why == "B's driver 551.88 is below the 580 floor that A's torch 2.14.1+cu130 (CUDA 13.0) needs"
     assert (row(result, "GPUs").a, row(result, "GPUs").rank) == (None, Rank.HIGH)
+    # B's 551.88 below A's floor is what makes the driver row break; with no CUDA wheel to judge it by, a driver on
+    # one side only ranks high
+    cpu_wheel = replace(read_facts(str(CHECK_VM)), torch=TorchRuntime(status="not_installed"),
+                        packages=replace(read_facts(str(CHECK_VM)).packages, distributions=()))
+    no_wheel = row(diff_facts(cpu_wheel, read_facts(str(WSL_4070)), KB), "driver")
+    assert (no_wheel.a, no_wheel.b, no_wheel.rank) == (None, "551.88", Rank.HIGH)
     assert (row(result, "CUDA build").a, row(result, "CUDA build").b) == ("cu130", "cu121")
     assert (row(result, "CUDA available").a, row(result, "CUDA available").b) == ("no", "yes")
     warning = row(result, "finding cuda-wheel-without-gpu")
