@@ -37,6 +37,9 @@ H100_CU117 = REPORTS / "27_h100-sm90-vs-cu117-wheel-torch201.txt"  # torch 2.0.1
 V100_418 = REPORTS / "02_driver418-vs-cu102-wheel-v100.txt"  # torch 1.6.0 (CUDA 10.2), 2x V100, 418.67
 CHECK_VM = FIXTURES / "check" / "vm-cpu-torch2.14.1-cu130.json"
 CHECK_VM_NO_IMPORT = FIXTURES / "check" / "vm-cpu-no-import.json"
+H200_CHECK = FIXTURES / "check" / "h200-torch2.11.0-cu130.json"  # driver 580.159.04, torch 2.11.0+cu130
+H200_DEEP = FIXTURES / "check" / "h200-torch2.11.0-cu130-deep.json"
+H200_COLLECT_ENV = FIXTURES / "check" / "h200-torch2.11.0-cu130.collect_env.txt"
 P100_410 = REPORTS / "33_colonless-torch-version-p100-driver410-vs-cu102-torch150.txt"  # 1.5.0, 4x P100, 410.104
 
 
@@ -141,6 +144,28 @@ def test_one_machine_checked_with_and_without_importing_torch_does_not_differ() 
     assert result.differences == () and not result.matters
     assert {n.fact: n.unknown_on for n in result.not_comparable} == {
         "cuDNN": "B", "arch list": "B", "CUDA available": "B"}
+
+
+def test_a_check_document_and_collect_env_of_one_machine_do_not_differ() -> None:
+    # tests/fixtures/check: one H200 machine's check --json and collect_env report, made within a minute. collect_env
+    # names the system's cuDNN 9.14.0; torch loaded its wheel's 9.19.0.56: a report's cuDNN is unknown, not 9.14.0
+    result = diff(H200_CHECK, H200_COLLECT_ENV)
+    assert result.differences == () and not result.matters
+    unknown = {n.fact: (n.known_on, n.value, n.reason) for n in result.not_comparable}
+    assert unknown["cuDNN"] == ("A", "9.19.0", "not in a collect_env report")
+    assert unknown["NCCL"][:2] == ("A", "2.28.9")
+    assert unknown["loaded libraries"][0] == "A" and "libcudnn 9.19.0.56" in str(unknown["loaded libraries"][1])
+    assert unknown["environment variables"][0] == "A"
+
+
+def test_libraries_loaded_at_cuda_initialisation_are_not_comparable_without_deep() -> None:
+    # The same H200 checked with --deep and straight after without: CUDA's lazily loaded cuDNN engines are listed
+    # only by the first, and libcudnn itself (loaded at import) is the wheel's 9.19.0.56 in both
+    result = diff(H200_CHECK, H200_DEEP)
+    assert result.differences == ()
+    lazy = {n.fact for n in result.not_comparable if n.unknown_on == "A"}
+    assert {"libcudnn_graph", "libcudnn_heuristic", "libcudnn_engines_precompiled"} <= lazy
+    assert all("import only" in n.reason for n in result.not_comparable)
 
 
 def test_identical_reports_have_no_difference() -> None:
