@@ -8,7 +8,7 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     OK = 0  # the command did its work
     FINDINGS = 1  # check: an error finding (or, with --strict, a warning); advise: no release fits; diff: a
-    #               difference that matters (rank medium or above)
+    #               difference that matters (rank medium or above); fleet: an odd one out, or a file skipped
     USAGE = 2  # a bad flag, value or input file, an index page update cannot read; nothing was done
     OUTPUT = 3  # an output could not be written (bench: the results went to a fallback file it names)
     REGRESSION = 4  # compare, bench --baseline: a gate found a regression
@@ -19,7 +19,8 @@ EXIT_CODES_HELP = """\
 exit codes:
   0    the command did its work (check: no error finding)
   1    check found an error (with --strict: an error or a warning); advise found no fitting release;
-       diff found a difference that matters (ranked medium, high or breaks)
+       diff found a difference that matters (ranked medium, high or breaks); fleet found
+       an odd one out, or skipped a file
   2    bad usage or input: an unknown flag, an invalid value, an unreadable file,
        results that cannot be compared; update: an index page that cannot be read
        (the previous knowledge overlay is kept)

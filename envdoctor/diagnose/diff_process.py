@@ -44,7 +44,9 @@ def compare_libraries(c: Collector, kb: Knowledge, a: Facts, b: Facts) -> None:
     if la is None or lb is None:
         if la is not None or lb is not None:
             known_on, libraries, blind = ("A", la, b) if la is not None else ("B", lb, a)
-            shown = ", ".join(dict.fromkeys(f"{lib.name} {lib.version or ''}".strip() for lib in libraries or ()))
+            named = list(dict.fromkeys(f"{lib.name} {lib.version or ''}".strip() for lib in libraries or ()
+                                       if lib.version_source != "wheel torch"))  # torch's own: its version row
+            shown = ", ".join(named[:6]) + (f", … ({len(named)} in all)" if len(named) > 6 else "")
             c.unknown(Group.LIBRARIES, "loaded libraries", Known(shown or None), known_on,
                       blind.torch.unknown.get("loaded_libraries", "not recorded"))
         return

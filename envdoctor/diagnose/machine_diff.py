@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Optional
 
+from packaging.version import Version
+
 from envdoctor.diagnose.advice import glibc_needed
 from envdoctor.diagnose.archs import runs_on, sm
 from envdoctor.diagnose.build import TorchBuild
@@ -200,10 +202,11 @@ def _pairing_why(kb: Knowledge, name: str, note: str, versions: tuple[Optional[s
     pairs = []
     for version in versions:
         wanted = version_or_none((version or "").split("+")[0].split(",")[0])
-        torch = next((patch for r in kb.releases for patch, v in getattr(r, name).items()
-                      if wanted is not None and version_or_none(v) == wanted), None)
-        if torch is not None:
-            pairs.append(f"{name} {wanted} pairs with torch {torch}")
+        torches = sorted((Version(patch) for r in kb.releases for patch, v in getattr(r, name).items()
+                          if wanted is not None and version_or_none(v) == wanted))
+        if torches:  # torchaudio 2.11.0 served torch 2.11.0 to 2.14.1
+            span = f"{torches[0]} to {torches[-1]}" if len(torches) > 1 else str(torches[0])
+            pairs.append(f"{name} {wanted} pairs with torch {span}")
     return "; ".join([note, *pairs])
 
 
