@@ -101,3 +101,14 @@ def test_a_stand_in_that_breaks_the_import_is_still_named(tmp_path: Path, monkey
     finding = _shadowing(runtime, preload)
     assert finding.severity == Severity.ERROR
     assert "version libcudnn.so.9" in dict(finding.evidence)["torch import error"]
+
+
+def test_this_torch_s_own_libraries_and_an_unread_nccl_s_reason() -> None:
+    runtime = probe_torch_runtime(timeout_s=120)
+    assert runtime.status == "ok" and runtime.loaded_libraries is not None
+    cpu = [lib for lib in runtime.loaded_libraries if lib.name == "libtorch_cpu"]
+    assert [(lib.origin, lib.version, lib.version_source) for lib in cpu] == [("torch-wheel", runtime.version,
+                                                                               "wheel torch")]
+    if runtime.cuda is None or runtime.cuda_available:
+        pytest.skip("NCCL's version is unread only in a CUDA build without a usable GPU")
+    assert runtime.nccl is None and "only where CUDA is available" in runtime.unknown["nccl"]

@@ -20,6 +20,7 @@ from envdoctor.diagnose.differences import Collector, Group, Known, MachineDiff,
 from envdoctor.diagnose.machine import ARCH_NAMES
 from envdoctor.diagnose.rules import Context, context, wheel_archs
 from envdoctor.facts import Facts
+from envdoctor.facts.torch import cudnn_release
 from envdoctor.knowledge import Knowledge, version_or_none
 
 TORCH_STEPS: Steps = (Rank.HIGH, Rank.HIGH, Rank.LOW, Rank.LOW)
@@ -184,13 +185,6 @@ def _runtime(side: Side, field: str, show: Callable[[object], str] = str) -> Kno
     return Known(show(value)) if value is not None else Known(None, runtime.unknown.get(field))
 
 
-def cudnn_text(number: object) -> str:
-    """torch.backends.cudnn.version() as a version: 90100 → "9.1.0", 8907 → "8.9.7"."""
-    n = int(str(number))
-    major, rest = (n // 10000, n % 10000) if n >= 10000 else (n // 1000, n % 1000)
-    return f"{major}.{rest // 100}.{rest % 100}"
-
-
 def _distribution(side: Side, name: str) -> Known:
     packages = side.facts.packages
     versions = [d.version for d in packages.get(name)]
@@ -219,7 +213,7 @@ def compare_torch(c: Collector, kb: Knowledge, a: Side, b: Side) -> None:
         da, db = _distribution(a, name), _distribution(b, name)
         c.fact(Group.TORCH, name, da, db, _stepped(da, db, COMPANION_STEPS),
                _pairing_why(kb, name, notes[name], (da.text, db.text)))
-    for fact, field, steps, show in (("cuDNN", "cudnn", CUDNN_STEPS, cudnn_text), ("NCCL", "nccl", NCCL_STEPS, str)):
+    for fact, field, steps, show in (("cuDNN", "cudnn", CUDNN_STEPS, _cudnn), ("NCCL", "nccl", NCCL_STEPS, str)):
         ra, rb = _runtime(a, field, show), _runtime(b, field, show)
         c.fact(Group.TORCH, fact, ra, rb, _stepped(ra, rb, steps))
     c.fact(Group.TORCH, "arch list", _runtime(a, "arch_list", _archs_text), _runtime(b, "arch_list", _archs_text),
@@ -228,6 +222,10 @@ def compare_torch(c: Collector, kb: Knowledge, a: Side, b: Side) -> None:
            _runtime(b, "cuda_available", _yes_no), Rank.HIGH)
     na, nb = (_known(s.facts.toolkit.nvcc_version, s.facts.toolkit.unknown, "nvcc_version") for s in (a, b))
     c.fact(Group.TORCH, "nvcc", na, nb, Rank.LOW)
+
+
+def _cudnn(number: object) -> str:
+    return cudnn_release(int(str(number)))
 
 
 def _archs_text(archs: object) -> str:

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 
+def cudnn_release(number: int) -> str:
+    """torch's cuDNN integer as a version: 90100 is 9.1.0 (cuDNN 9: major*10000), 8902 is 8.9.2 (cuDNN 8: *1000)."""
+    major, rest = (number // 10000, number % 10000) if number >= 10000 else (number // 1000, number % 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
 @dataclass(frozen=True)
 class TorchDevice:
     index: int

@@ -213,6 +213,8 @@ def main(companions: bool) -> None:
             facts["arch_list"] = []
         if torch.version.cuda and facts.get("cuda_available"):
             _ask(facts, unknown, "nccl", lambda: ".".join(map(str, torch.cuda.nccl.version())))
+        elif torch.version.cuda:
+            unknown["nccl"] = "not read: torch reports NCCL's version only where CUDA is available"
         devices = []
         for index in range(facts.get("device_count") or 0):
             try:

@@ -13,6 +13,7 @@ from envdoctor.diagnose.machine import GpuRow
 from envdoctor.facts import Facts, GpuInfo, NvidiaInfo, PackageFacts, SystemFacts, ToolkitInfo, TorchRuntime
 from envdoctor.facts.accelerators import AcceleratorFacts
 from envdoctor.facts.deep import DeepResult
+from envdoctor.facts.torch import cudnn_release
 
 Cell = Union[str, Text]
 Row = tuple[str, Cell]
@@ -148,13 +149,6 @@ def accelerator_rows(nvidia: NvidiaInfo, accelerators: AcceleratorFacts,
     return rows
 
 
-def _cudnn(version: int) -> str:
-    """torch's cuDNN integer: 90100 is 9.1.0 (cuDNN 9: major*10000), 8902 is 8.9.2 (cuDNN 8: major*1000)."""
-    if version >= 10000:
-        return f"{version // 10000}.{version % 10000 // 100}.{version % 100}"
-    return f"{version // 1000}.{version % 1000 // 100}.{version % 100}"
-
-
 def torch_rows(torch: TorchRuntime, packages: PackageFacts) -> list[Row]:
     rows: list[Row] = []
     for name in _TORCH_FAMILY:
@@ -181,7 +175,7 @@ def torch_rows(torch: TorchRuntime, packages: PackageFacts) -> list[Row]:
     built = torch.cuda or (f"none (ROCm {torch.hip})" if torch.hip else "none (CPU build)")
     rows.append(("CUDA, torch built with", built))
     if torch.cuda or torch.hip:
-        cudnn = (f"cuDNN {_cudnn(torch.cudnn)}" if torch.cudnn else
+        cudnn = (f"cuDNN {cudnn_release(torch.cudnn)}" if torch.cudnn else
                  f"cuDNN unknown ({torch.unknown['cudnn']})" if "cudnn" in torch.unknown else "no cuDNN")
         rows.append(("cuDNN / NCCL", _join([cudnn, f"NCCL {torch.nccl}" if torch.nccl else None])))
         rows.append(("Architectures", " ".join(torch.arch_list or ()) or unknown(torch.unknown.get("arch_list"))))

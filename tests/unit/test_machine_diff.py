@@ -18,9 +18,10 @@ from rich.console import Console
 from envdoctor.cli import main
 from envdoctor.diagnose.diff_process import compare_environment
 from envdoctor.diagnose.differences import Collector, Difference, Group, MachineDiff, Rank, version_step
-from envdoctor.diagnose.machine_diff import cudnn_text, diff_facts
+from envdoctor.diagnose.machine_diff import diff_facts
 from envdoctor.diagnose.report import run_diagnosis
 from envdoctor.facts import Facts, LoadedLibrary, TorchRuntime
+from envdoctor.facts.torch import cudnn_release
 from envdoctor.importers import read_facts
 from envdoctor.knowledge import knowledge
 from envdoctor.knowledge.environment import WATCHED, watched
@@ -299,8 +300,8 @@ def test_version_step(a: str, b: str, step: int) -> None:
 
 
 @pytest.mark.parametrize(("number", "text"), [(90100, "9.1.0"), (8907, "8.9.7"), (7605, "7.6.5")])
-def test_cudnn_text(number: int, text: str) -> None:
-    assert cudnn_text(number) == text
+def test_cudnn_release(number: int, text: str) -> None:
+    assert cudnn_release(number) == text
 
 
 def test_the_report_shows_the_verdict_each_group_and_the_unknowns() -> None:

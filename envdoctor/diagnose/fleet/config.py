@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from envdoctor.diagnose.fleet.model import NONE, ConfigGroup, Node, NodeSummary, Note, Oddity, Reading
 from envdoctor.facts import Facts
+from envdoctor.facts.torch import cudnn_release
 
 FIELDS = ("gpus", "driver", "torch", "cuda", "cudnn", "nccl")
 SOFTWARE = ("driver", "torch", "cuda", "cudnn", "nccl")  # compared with the peers' majority
@@ -68,7 +69,9 @@ def _from_check(facts: Facts) -> dict[str, Reading]:
             readings[name] = Reading(None, f"torch was not imported ({torch.status}: {torch.error or 'no reason'})",
                                      "check")
         else:
-            readings[name] = read(torch.version if name == "torch" else getattr(torch, name), torch.unknown.get(name))
+            value = torch.version if name == "torch" else getattr(torch, name)
+            value = cudnn_release(value) if isinstance(value, int) else value  # cuDNN's 91900 is 9.19.0
+            readings[name] = read(value, torch.unknown.get(name))
     if readings["nccl"].value == NONE and torch.cuda and torch.cuda_available is not True:
         # The torch probe asks for NCCL's version only where CUDA is available, and records no reason otherwise.
         readings["nccl"] = Reading(None, "not read: torch reports NCCL's version only where CUDA is available", "check")
@@ -81,6 +84,7 @@ def _from_bench(fingerprint: dict[str, Any]) -> dict[str, Reading]:
     readings = {}
     for name, key in (("driver", "driver"), ("torch", "torch"), ("cuda", "cuda"), ("cudnn", "cudnn")):
         value = fingerprint.get(key)
+        value = cudnn_release(int(value)) if key == "cudnn" and isinstance(value, int) else value
         readings[name] = (Reading(str(value), source="bench") if value is not None
                           else Reading(None, "the bench results record none", "bench"))
     gpus = fingerprint.get("gpus") or []
