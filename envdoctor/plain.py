@@ -9,7 +9,7 @@ import math
 import re
 import sys
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 MAX_DEPTH = 64  # envdoctor's documents nest 8 deep at most
@@ -27,9 +27,8 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def json_end(text: str, start: int) -> int:
-    """Where the JSON object or array opening at text[start] ends, found by its brackets (strings skipped whole),
-    so that it can be cut from the text around it. ValueError if it nests deeper than MAX_DEPTH or never closes."""
+def _nesting(text: str, start: int = 0) -> Iterator[tuple[int, int]]:
+    """Each bracket's depth after it and where it ends, strings skipped whole; ValueError past MAX_DEPTH."""
     depth = 0
     for token in _STRUCTURE.finditer(text, start):
         bracket = token.group()
@@ -39,9 +38,16 @@ def json_end(text: str, start: int) -> int:
                 raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
         elif bracket in "]}":
             depth -= 1
-            if depth == 0:
-                return token.end()
-    raise ValueError("cut short: it never closes")
+        yield depth, token.end()
+
+
+def json_end(text: str, start: int) -> int:
+    """Where the JSON object or array opening at text[start] ends, found by its brackets, so that it can be cut
+    from the text around it. ValueError if it nests deeper than MAX_DEPTH or never closes."""
+    end = next((end for depth, end in _nesting(text, start) if depth == 0), None)
+    if end is None:
+        raise ValueError("cut short: it never closes")
+    return end
 
 
 def _refuse_constant(name: str) -> None:
@@ -51,15 +57,8 @@ def _refuse_constant(name: str) -> None:
 def parse_json(text: str) -> Any:
     """json.loads, refusing nesting deeper than MAX_DEPTH before parsing (json.loads would recurse until Python's
     limit) and NaN or Infinity. ValueError with a one-line reason."""
-    depth = 0
-    for token in _STRUCTURE.finditer(text):
-        bracket = token.group()
-        if bracket in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-        elif bracket in "]}":
-            depth -= 1
+    for _ in _nesting(text):
+        pass
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
