@@ -68,9 +68,12 @@ def _soname(path: str) -> Optional[str]:
     return None
 
 
-def _wheel_owners(directory: str, cache: dict[str, dict[str, str]]) -> dict[str, str]:
+_OWNERS: dict[str, dict[str, str]] = {}  # per site-packages, read once however often the libraries are listed
+
+
+def _wheel_owners(directory: str) -> dict[str, str]:
     """File path → "distribution version" for the nvidia-* wheels installed in `directory` (a site-packages)."""
-    if directory not in cache:
+    if directory not in _OWNERS:
         owners: dict[str, str] = {}
         try:
             infos = [n for n in os.listdir(directory) if n.startswith("nvidia_") and n.endswith(".dist-info")]
@@ -85,8 +88,8 @@ def _wheel_owners(directory: str, cache: dict[str, dict[str, str]]) -> dict[str,
                             f"{name.replace('_', '-')} {version}"
             except OSError:
                 continue
-        cache[directory] = owners
-    return cache[directory]
+        _OWNERS[directory] = owners
+    return _OWNERS[directory]
 
 
 def _conda_prefix(path: str) -> Optional[str]:
@@ -110,9 +113,9 @@ def _loaded_libraries(stage: str, seen: set[str], torch_dir: Optional[str]) -> l
     """The CUDA and torch libraries mapped now and not in `seen`, with what the files say about themselves and,
     for one loaded from outside torch's site-packages, the copy torch's nvidia-* wheels hold under that name."""
     torch_site = os.path.dirname(torch_dir) if torch_dir else None
-    owners: dict[str, dict[str, str]] = {}
+    torch_wheels = _wheel_owners(torch_site) if torch_site else {}
     wheel_files: dict[str, str] = {}
-    for path in _wheel_owners(torch_site, owners) if torch_site else ():
+    for path in torch_wheels:
         wheel_files.setdefault(os.path.basename(path), path)
     found = []
     for path in dict.fromkeys(_mapped_paths()):
@@ -126,9 +129,9 @@ def _loaded_libraries(stage: str, seen: set[str], torch_dir: Optional[str]) -> l
         found.append({"path": path, "soname": soname, "stage": stage, "site_packages": site,
                       "in_torch_site": site == torch_site,
                       "in_torch": bool(torch_dir) and path.startswith(os.path.join(torch_dir or "", "")),
-                      "owner": _wheel_owners(site, owners).get(os.path.normpath(path)) if site else None,
+                      "owner": _wheel_owners(site).get(os.path.normpath(path)) if site else None,
                       "conda_prefix": _conda_prefix(path),
-                      "wheel_copy": copy, "wheel_copy_owner": owners[torch_site or ""][copy] if copy else None})
+                      "wheel_copy": copy, "wheel_copy_owner": torch_wheels[copy] if copy else None})
     return found
 
 
