@@ -180,8 +180,6 @@ def _runtime(side: Side, field: str, show: Callable[[object], str] = str) -> Kno
     if runtime.status != "ok":
         return Known(None, f"torch was not imported ({runtime.status})")
     value = getattr(runtime, field)
-    if value is None and field == "nccl" and runtime.cuda and runtime.cuda_available is not True:
-        return Known(None, "not read: torch reports NCCL's version only where CUDA is available")
     return Known(show(value)) if value is not None else Known(None, runtime.unknown.get(field))
 
 

@@ -9,6 +9,7 @@ from envdoctor.facts import Facts
 from envdoctor.facts.report import CHECK_SCHEMA, CHECK_SCHEMA_VERSION
 from envdoctor.knowledge import knowledge
 from envdoctor.plain import from_plain
+from envdoctor.probe.torch_child import NCCL_NOT_READ
 
 
 def facts_from_document(document: Any, path: str) -> Facts:
@@ -27,4 +28,9 @@ def facts_from_document(document: Any, path: str) -> Facts:
         error = kb.capability_error(capability)
         if error is not None:
             raise ValueError(f"{where}: {error}")
+    torch = facts.torch
+    if torch.status == "ok" and torch.cuda and torch.cuda_available is not True and torch.nccl is None \
+            and "nccl" not in torch.unknown:  # written before the torch probe said why it read no NCCL
+        facts = dataclasses.replace(facts, torch=dataclasses.replace(torch, unknown={**torch.unknown,
+                                                                                     "nccl": NCCL_NOT_READ}))
     return dataclasses.replace(facts, origin=dataclasses.replace(facts.origin, kind="file", path=path))

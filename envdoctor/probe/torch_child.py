@@ -20,6 +20,7 @@ import warnings
 from typing import Any, Callable, Optional
 
 MARKER = "ENVDOCTOR-TORCH-JSON:"
+NCCL_NOT_READ = "not read: torch reports NCCL's version only where CUDA is available"
 
 # The libraries worth naming: CUDA's, torch's own, and the driver's libcuda. Windows drops "lib" and adds "64_".
 LIBRARY_PREFIXES = ("libcudart", "libcublas", "libcudnn", "libnccl", "libnvJitLink", "libcusparse", "libtorch.",
@@ -217,7 +218,7 @@ def main(companions: bool) -> None:
         if torch.version.cuda and facts.get("cuda_available"):
             _ask(facts, unknown, "nccl", lambda: ".".join(map(str, torch.cuda.nccl.version())))
         elif torch.version.cuda:
-            unknown["nccl"] = "not read: torch reports NCCL's version only where CUDA is available"
+            unknown["nccl"] = NCCL_NOT_READ
         devices = []
         for index in range(facts.get("device_count") or 0):
             try:

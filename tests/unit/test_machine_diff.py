@@ -23,6 +23,7 @@ from envdoctor.diagnose.report import run_diagnosis
 from envdoctor.facts import Facts, LoadedLibrary, TorchRuntime
 from envdoctor.facts.torch import cudnn_release
 from envdoctor.importers import read_facts
+from envdoctor.importers.check_json import facts_from_document
 from envdoctor.knowledge import knowledge
 from envdoctor.knowledge.environment import WATCHED, watched
 from envdoctor.render.differences import render_diff
@@ -218,7 +219,9 @@ def test_unknown_on_one_side_is_not_a_difference() -> None:
 
 def test_nccl_is_not_read_where_cuda_is_not_available() -> None:
     a = sample_facts()
-    result = diff_facts(a, _with(a, cuda_available=False, nccl=None), KB)
+    # B as a document saved before the torch probe gave its reason: reading it back supplies the reason
+    b = facts_from_document(json.loads(dumps(check_document(_with(a, cuda_available=False, nccl=None)))), "b.json")
+    result = diff_facts(a, b, KB)
     assert (row(result, "CUDA available").b, row(result, "CUDA available").rank) == ("no", Rank.HIGH)
     (nccl,) = [n for n in result.not_comparable if n.fact == "NCCL"]
     assert nccl.reason == "not read: torch reports NCCL's version only where CUDA is available"

@@ -72,9 +72,6 @@ def _from_check(facts: Facts) -> dict[str, Reading]:
             value = torch.version if name == "torch" else getattr(torch, name)
             value = cudnn_release(value) if isinstance(value, int) else value  # cuDNN's 91900 is 9.19.0
             readings[name] = read(value, torch.unknown.get(name))
-    if readings["nccl"].value == NONE and torch.cuda and torch.cuda_available is not True:
-        # The torch probe asks for NCCL's version only where CUDA is available, and records no reason otherwise.
-        readings["nccl"] = Reading(None, "not read: torch reports NCCL's version only where CUDA is available", "check")
     return readings
 
 
